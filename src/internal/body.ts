@@ -1,0 +1,71 @@
+/**
+ * Reading response bodies with a size limit, without ever holding more than the limit.
+ *
+ * @internal
+ */
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { BodyTooLarge, TransportError, safeUrl } from "../RegistryError.js"
+
+/**
+ * Reads a whole body of at most `limit` bytes. A `Content-Length` over the limit is refused before
+ * reading; a body that grows past it is cut off as soon as it does.
+ *
+ * @internal
+ */
+export const readBounded = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number,
+  what: string
+): Effect.Effect<Uint8Array, BodyTooLarge | TransportError> => {
+  const declared = Number(response.headers["content-length"] ?? NaN)
+  if (Number.isFinite(declared) && declared > limit) {
+    return Effect.fail(new BodyTooLarge({ what, limit, size: declared }))
+  }
+  return Effect.suspend(() => {
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    return response.stream.pipe(
+      Stream.mapError((error) =>
+        new TransportError({
+          method: response.request.method,
+          url: safeUrl(response.request.url),
+          reason: `reading the body failed: ${error.message}`,
+          cause: error
+        })
+      ),
+      Stream.runForEach((chunk) =>
+        Effect.suspend(() => {
+          size += chunk.byteLength
+          if (size > limit) return Effect.fail(new BodyTooLarge({ what, limit }))
+          parts.push(chunk)
+          return Effect.void
+        })
+      ),
+      Effect.map(() => concat(parts, size))
+    )
+  })
+}
+
+/** Joins byte chunks into one array. @internal */
+export const concat = (parts: ReadonlyArray<Uint8Array>, size?: number): Uint8Array => {
+  if (parts.length === 1) return parts[0]!
+  const out = new Uint8Array(size ?? parts.reduce((n, p) => n + p.byteLength, 0))
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}
+
+const decoder = new TextDecoder()
+
+/** Reads a bounded body as UTF-8 text. @internal */
+export const readBoundedText = (
+  response: HttpClientResponse.HttpClientResponse,
+  limit: number,
+  what: string
+): Effect.Effect<string, BodyTooLarge | TransportError> =>
+  Effect.map(readBounded(response, limit, what), (bytes) => decoder.decode(bytes))
