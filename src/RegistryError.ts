@@ -64,8 +64,17 @@ export class Unsupported extends Schema.TaggedError<Unsupported>()("Unsupported"
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", wireFields) {}
 /** `DENIED` (403): requested access to the resource is denied. @since 0.1.0 @category wire errors */
 export class Denied extends Schema.TaggedError<Denied>()("Denied", wireFields) {}
-/** `UNAVAILABLE` (503): service unavailable. @since 0.1.0 @category wire errors */
-export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", wireFields) {}
+/**
+ * `UNAVAILABLE` (503): service unavailable. `retryAfterMillis` is the wait the registry asked for
+ * (`Retry-After`), when it gave one.
+ *
+ * @since 0.1.0
+ * @category wire errors
+ */
+export class Unavailable extends Schema.TaggedError<Unavailable>()("Unavailable", {
+  ...wireFields,
+  retryAfterMillis: Schema.optionalWith(Schema.Number, { exact: true })
+}) {}
 /**
  * `TOOMANYREQUESTS` (429): too many requests. `retryAfterMillis` is the wait the registry asked
  * for (`Retry-After`), when it gave one.

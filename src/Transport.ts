@@ -1,0 +1,245 @@
+/**
+ * The Transport service: sends one request to one registry and returns the response or a typed error.
+ *
+ * It owns everything below authentication: the base URL of a registry (https, or plain http for
+ * loopback and hosts marked insecure), the `User-Agent`, redirects (followed here, at most 10, and
+ * `Authorization` / cookies never go to another origin), retries as a `Schedule` (connection
+ * failures, 408, 429, 500, 502, 503, 504; `Retry-After` honoured; a 429 slows every fiber talking to
+ * that host), and timeouts as `Duration`s (headers, and a stall timeout on bodies).
+ *
+ * Responses with any other status are returned as they are: the caller (Auth, Repository) decides
+ * what a 401 or a 404 means for its operation.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as internal from "./internal/transport.js"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type {
+  InvalidResponse,
+  RequestTimeout,
+  TooManyRequests,
+  TransportError,
+  Unavailable,
+  UnexpectedStatus,
+  WireError
+} from "./RegistryError.js"
+
+/**
+ * Errors the transport itself can fail with (after retries are exhausted).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type TransportFailure =
+  | TransportError
+  | RequestTimeout
+  | TooManyRequests
+  | Unavailable
+  | UnexpectedStatus
+  | InvalidResponse
+  | WireError
+
+/**
+ * The Transport service.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Transport extends Context.Tag("effect-oci/Transport")<Transport, {
+  /**
+   * The base URL of a registry host (`"ghcr.io"` → `"https://ghcr.io"`, `"localhost:5000"` →
+   * `"http://localhost:5000"`, `"docker.io"` → `"https://registry-1.docker.io"`).
+   */
+  readonly baseUrl: (registry: string) => string
+  /**
+   * Whether plain http may be used with a host (`"host"` or `"host:port"`): true for loopback
+   * (`localhost`, 127.0.0.0/8, `::1`) and for hosts the user marked insecure.
+   */
+  readonly allowsPlainHttp: (host: string) => boolean
+  /**
+   * Sends a request (absolute URL), following redirects and retrying as configured. The response
+   * body stream is guarded by the stall timeout and fails with `TransportError` / `RequestTimeout`.
+   */
+  readonly execute: (
+    request: HttpClientRequest.HttpClientRequest
+  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, TransportFailure>
+}>() {}
+
+/**
+ * Options of the transport. Every field has a default; see {@link defaults}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Sent as `User-Agent` unless a request sets its own. */
+  readonly userAgent?: string | undefined
+  /** Hosts (`host` or `host:port`) that may be spoken to over plain http. Loopback always may. */
+  readonly insecure?: ReadonlyArray<string> | undefined
+  /**
+   * When to try again after a retryable failure (connection failure, headers timeout, 408, 429,
+   * 500, 502, 503, 504). A `Retry-After` longer than the schedule's delay wins.
+   */
+  readonly retry?: Schedule.Schedule<unknown, RetryableFailure> | undefined
+  /** Time allowed for connecting and receiving the response headers, per attempt. */
+  readonly headersTimeout?: Duration.DurationInput | undefined
+  /** Time a response body may go without delivering a byte. There is no overall body timeout. */
+  readonly bodyStallTimeout?: Duration.DurationInput | undefined
+  /** The longest `Retry-After` waited for; above it the request fails at once with `TooManyRequests`. */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /** The most redirects followed for one request. */
+  readonly maxRedirects?: number | undefined
+}
+
+/**
+ * A failure the retry schedule is given as input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryableFailure = internal.RetryableFailure
+
+/**
+ * The default options: exponential backoff from 200 ms with jitter, each delay capped at 10 s, at most
+ * 5 retries; 30 s for headers; 60 s body stall; `Retry-After` waited up to 5 minutes; 10 redirects.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const defaults = {
+  userAgent: "effect-oci/0.1.0",
+  insecure: [] as ReadonlyArray<string>,
+  retry: internal.defaultRetry,
+  headersTimeout: Duration.seconds(30),
+  bodyStallTimeout: Duration.seconds(60),
+  maxRetryAfter: Duration.minutes(5),
+  maxRedirects: 10
+} as const
+
+const resolve = (options: Options): internal.ResolvedOptions => ({
+  userAgent: options.userAgent ?? defaults.userAgent,
+  insecure: options.insecure ?? defaults.insecure,
+  retry: options.retry ?? defaults.retry,
+  headersTimeout: Duration.decode(options.headersTimeout ?? defaults.headersTimeout),
+  bodyStallTimeout: Duration.decode(options.bodyStallTimeout ?? defaults.bodyStallTimeout),
+  maxRetryAfter: Duration.decode(options.maxRetryAfter ?? defaults.maxRetryAfter),
+  maxRedirects: options.maxRedirects ?? defaults.maxRedirects
+})
+
+/**
+ * Builds a transport on the `HttpClient` in context. The client must not follow redirects itself
+ * (Node's undici and node:http clients do not; for `FetchHttpClient` set `redirect: "manual"`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (options: Options = {}): Effect.Effect<Transport["Type"], never, HttpClient.HttpClient> =>
+  Effect.gen(function*() {
+    const client = yield* HttpClient.HttpClient
+    const backoff = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
+    return Transport.of(internal.make(client, resolve(options), backoff))
+  })
+
+/**
+ * The transport as a Layer, with options given in code.
+ *
+ * @example
+ * Transport.layer({ insecure: ["registry.internal:5000"], retry: Schedule.recurs(2) })
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Options = {}): Layer.Layer<Transport, never, HttpClient.HttpClient> =>
+  Layer.effect(Transport, make(options))
+
+/**
+ * The options read from `Config` (environment variables by default), each optional:
+ * `OCI_USER_AGENT`, `OCI_INSECURE_REGISTRIES` (comma-separated), `OCI_RETRY_TIMES`,
+ * `OCI_RETRY_BASE` (a duration, e.g. `200 millis`), `OCI_RETRY_MAX_DELAY`, `OCI_HEADERS_TIMEOUT`,
+ * `OCI_BODY_STALL_TIMEOUT`, `OCI_MAX_RETRY_AFTER`, `OCI_MAX_REDIRECTS`.
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const config: Config.Config<Options> = Config.all({
+  userAgent: Config.option(Config.string("OCI_USER_AGENT")),
+  insecure: Config.option(Config.array(Config.string(), "OCI_INSECURE_REGISTRIES")),
+  retryTimes: Config.option(Config.integer("OCI_RETRY_TIMES")),
+  retryBase: Config.option(Config.duration("OCI_RETRY_BASE")),
+  retryMaxDelay: Config.option(Config.duration("OCI_RETRY_MAX_DELAY")),
+  headersTimeout: Config.option(Config.duration("OCI_HEADERS_TIMEOUT")),
+  bodyStallTimeout: Config.option(Config.duration("OCI_BODY_STALL_TIMEOUT")),
+  maxRetryAfter: Config.option(Config.duration("OCI_MAX_RETRY_AFTER")),
+  maxRedirects: Config.option(Config.integer("OCI_MAX_REDIRECTS"))
+}).pipe(
+  Config.map((c): Options => {
+    const retry = Option.isNone(c.retryTimes) && Option.isNone(c.retryBase) && Option.isNone(c.retryMaxDelay)
+      ? undefined
+      : exponentialRetry({
+        base: Option.getOrElse(c.retryBase, () => Duration.millis(200)),
+        maxDelay: Option.getOrElse(c.retryMaxDelay, () => Duration.seconds(10)),
+        times: Option.getOrElse(c.retryTimes, () => 5)
+      })
+    return {
+      userAgent: Option.getOrUndefined(c.userAgent),
+      insecure: Option.getOrUndefined(c.insecure),
+      retry,
+      headersTimeout: Option.getOrUndefined(c.headersTimeout),
+      bodyStallTimeout: Option.getOrUndefined(c.bodyStallTimeout),
+      maxRetryAfter: Option.getOrUndefined(c.maxRetryAfter),
+      maxRedirects: Option.getOrUndefined(c.maxRedirects)
+    }
+  })
+)
+
+/**
+ * The transport with options from {@link config}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: Layer.Layer<Transport, ConfigError.ConfigError, HttpClient.HttpClient> = Layer.effect(
+  Transport,
+  Effect.flatMap(config, make)
+)
+
+/**
+ * An exponential retry schedule: `base`, `2·base`, `4·base`, … with ±20 % jitter, each delay at most
+ * `maxDelay`, at most `times` retries.
+ *
+ * @since 0.1.0
+ * @category schedules
+ */
+export const exponentialRetry: (options: {
+  readonly base: Duration.DurationInput
+  readonly maxDelay: Duration.DurationInput
+  readonly times: number
+}) => Schedule.Schedule<unknown, unknown> = internal.exponentialRetry
+
+/**
+ * Parses a `Retry-After` value (delay-seconds or an HTTP-date) into milliseconds from `now`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const parseRetryAfter: (value: string | undefined, now: number) => number | undefined =
+  internal.parseRetryAfter
+
+/**
+ * Whether a host (`host` or `host:port`) is a loopback address: `localhost`, 127.0.0.0/8 or `::1`.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const isLoopback: (host: string) => boolean = internal.isLoopback

@@ -1,0 +1,341 @@
+/**
+ * The Transport implementation: redirects, retries with Retry-After and a shared per-host backoff,
+ * timeouts, and the body stall guard.
+ *
+ * @internal
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import {
+  errorBodyLimit,
+  fromResponseText,
+  InvalidResponse,
+  RequestTimeout,
+  safeUrl,
+  TooManyRequests,
+  TransportError,
+  Unavailable,
+  UnexpectedStatus,
+  type WireError
+} from "../RegistryError.js"
+import { readBoundedText } from "./body.js"
+
+/** Resolved transport options (see `Transport.Options` for the documentation of each field). @internal */
+export interface ResolvedOptions {
+  readonly userAgent: string
+  readonly insecure: ReadonlyArray<string>
+  readonly retry: Schedule.Schedule<unknown, RetryableFailure>
+  readonly headersTimeout: Duration.Duration
+  readonly bodyStallTimeout: Duration.Duration
+  readonly maxRetryAfter: Duration.Duration
+  readonly maxRedirects: number
+}
+
+/** A failure of one attempt; the retry schedule sees these. @internal */
+export type AttemptFailure = TransportError | RequestTimeout | UnexpectedStatus | InvalidResponse | WireError
+
+/** The failures a retry may follow. @internal */
+export type RetryableFailure = AttemptFailure
+
+const retryableStatuses = new Set([408, 429, 500, 502, 503, 504])
+
+/**
+ * Whether an attempt's failure is worth another attempt: no response at all, a headers timeout, or a
+ * retryable status — except a 429 whose `Retry-After` exceeds the configured maximum wait.
+ *
+ * @internal
+ */
+export const isRetryable = (maxRetryAfter: Duration.Duration) => (failure: AttemptFailure): boolean => {
+  switch (failure._tag) {
+    case "TransportError":
+    case "RequestTimeout":
+      return true
+    case "InvalidResponse":
+      return false
+    case "TooManyRequests":
+    case "Unavailable":
+      return failure.retryAfterMillis === undefined || failure.retryAfterMillis <= Duration.toMillis(maxRetryAfter)
+    default:
+      return retryableStatuses.has(failure.status)
+  }
+}
+
+/**
+ * Parses `Retry-After`: delay-seconds or an HTTP-date, in milliseconds from `now` (never negative).
+ *
+ * @internal
+ */
+export const parseRetryAfter = (value: string | undefined, now: number): number | undefined => {
+  if (value === undefined) return undefined
+  const trimmed = value.trim()
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000
+  const date = Date.parse(trimmed)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now)
+}
+
+/** `host` or `host:port` of a URL, lowercased, IPv6 kept in brackets. @internal */
+export const hostOf = (url: URL): string => url.host.toLowerCase()
+
+/** The bare host name (no port, no brackets). @internal */
+const hostname = (host: string): string => {
+  if (host.startsWith("[")) return host.slice(1, host.indexOf("]"))
+  const colon = host.lastIndexOf(":")
+  return colon === -1 ? host : host.slice(0, colon)
+}
+
+/** Whether a host (with or without port) is a loopback address. @internal */
+export const isLoopback = (host: string): boolean => {
+  const name = hostname(host.toLowerCase())
+  return name === "localhost" || name === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
+}
+
+/**
+ * The typed failure of a 429 / 503, carrying the `Retry-After` wait (a 429 is always
+ * `TooManyRequests`, whatever its body said).
+ */
+const withRetryAfter = (
+  failure: WireError | UnexpectedStatus,
+  status: number,
+  retryAfterMillis: number | undefined
+): AttemptFailure => {
+  const wire = failure._tag === "UnexpectedStatus" ? undefined : failure
+  const fields = {
+    status,
+    message: wire?.message ?? (status === 429 ? "too many requests" : "service unavailable"),
+    errors: wire?.errors ?? [],
+    ...(wire?.detail === undefined ? {} : { detail: wire.detail }),
+    ...(retryAfterMillis === undefined ? {} : { retryAfterMillis })
+  }
+  if (status === 429) return new TooManyRequests(fields)
+  return failure._tag === "Unavailable" || failure._tag === "UnexpectedStatus" ? new Unavailable(fields) : failure
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308])
+const credentialHeaders = ["authorization", "cookie", "proxy-authorization"]
+
+/** The state shared by all fibers using one Transport: when each host may be contacted again. @internal */
+export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
+
+/** Builds the transport's `execute` and helpers. @internal */
+export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff) => {
+  const allowsPlainHttp = (host: string): boolean => {
+    const lower = host.toLowerCase()
+    return isLoopback(lower) || options.insecure.some((h) => h.toLowerCase() === lower || h.toLowerCase() === hostname(lower))
+  }
+
+  const baseUrl = (registry: string): string => {
+    const host = registry === "docker.io" || registry === "index.docker.io" ? "registry-1.docker.io" : registry
+    return `${allowsPlainHttp(host) ? "http" : "https"}://${host}`
+  }
+
+  const urlOf = (request: HttpClientRequest.HttpClientRequest): URL =>
+    Option.getOrElse(HttpClientRequest.toUrl(request), () => new URL(request.url))
+
+  /** Waits while another fiber's 429 holds the host back. */
+  const awaitHost = (host: string) =>
+    Effect.gen(function*() {
+      const until = (yield* Ref.get(backoff)).get(host)
+      if (until === undefined) return
+      const now = yield* Clock.currentTimeMillis
+      if (until > now) yield* Effect.sleep(Duration.millis(until - now))
+    })
+
+  const holdHost = (host: string, millis: number) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Ref.update(backoff, (map) => {
+        const until = now + millis
+        if ((map.get(host) ?? 0) >= until) return map
+        const next = new Map(map)
+        next.set(host, until)
+        return next
+      }))
+
+  const transportError = (request: HttpClientRequest.HttpClientRequest, error: HttpClientError.HttpClientError) =>
+    new TransportError({
+      method: request.method,
+      url: safeUrl(urlOf(request)),
+      reason: error._tag === "RequestError" ? `${error.reason}: ${error.message}` : error.message,
+      cause: error
+    })
+
+  /** Wraps a response so its body stream has the stall timeout and typed errors. */
+  const guardBody = (response: HttpClientResponse.HttpClientResponse): HttpClientResponse.HttpClientResponse => {
+    const { method } = response.request
+    const url = safeUrl(response.request.url)
+    const millis = Duration.toMillis(options.bodyStallTimeout)
+    const stream = response.stream.pipe(
+      Stream.mapError((error) => new TransportError({ method, url, reason: `body: ${error.message}`, cause: error })),
+      Stream.timeoutFailCause(
+        () => Cause.fail(new RequestTimeout({ method, url, phase: "body", millis })),
+        options.bodyStallTimeout
+      )
+    )
+    return Object.create(response, { stream: { value: stream, enumerable: true } })
+  }
+
+  /** Logs registry `Warning` headers (RFC 7234 format `299 - "text"`). */
+  const logWarnings = (response: HttpClientResponse.HttpClientResponse) => {
+    const warning = response.headers["warning"]
+    if (warning === undefined) return Effect.void
+    return Effect.logWarning("registry warning").pipe(
+      Effect.annotateLogs({ warning, url: safeUrl(response.request.url) })
+    )
+  }
+
+  /** Turns a retryable or final failing response into its typed failure. */
+  const failureOf = (response: HttpClientResponse.HttpClientResponse) =>
+    Effect.gen(function*() {
+      const body = yield* readBoundedText(guardBody(response), errorBodyLimit, "error body").pipe(
+        Effect.orElseSucceed(() => "")
+      )
+      const failure = fromResponseText({
+        method: response.request.method,
+        url: response.request.url,
+        status: response.status,
+        contentType: response.headers["content-type"],
+        body
+      })
+      if (response.status !== 429 && response.status !== 503) return failure
+      const now = yield* Clock.currentTimeMillis
+      const retryAfterMillis = parseRetryAfter(response.headers["retry-after"], now)
+      return withRetryAfter(failure, response.status, retryAfterMillis)
+    })
+
+  /** One attempt: send, follow redirects; a retryable status becomes a failure. */
+  const attempt = (request: HttpClientRequest.HttpClientRequest) =>
+    Effect.gen(function*() {
+      let current = request
+      for (let hop = 0;; hop++) {
+        const url = urlOf(current)
+        const host = hostOf(url)
+        yield* awaitHost(host)
+        const response = yield* client.execute(current).pipe(
+          Effect.mapError((error) => transportError(current, error)),
+          Effect.timeoutFail({
+            duration: options.headersTimeout,
+            onTimeout: () =>
+              new RequestTimeout({
+                method: current.method,
+                url: safeUrl(url),
+                phase: "headers",
+                millis: Duration.toMillis(options.headersTimeout)
+              })
+          })
+        )
+        yield* logWarnings(response)
+        const location = response.headers["location"]
+        if (redirectStatuses.has(response.status) && location !== undefined) {
+          if (hop >= options.maxRedirects) {
+            return yield* new InvalidResponse({
+              url: safeUrl(urlOf(request)),
+              reason: `stopped after ${options.maxRedirects} redirects`
+            })
+          }
+          yield* discardBody(response)
+          current = yield* redirect(current, url, response.status, location)
+          continue
+        }
+        if (retryableStatuses.has(response.status)) {
+          const failure = yield* failureOf(response)
+          if (failure._tag === "TooManyRequests") {
+            yield* holdHost(host, failure.retryAfterMillis ?? 1000)
+          }
+          return yield* failure
+        }
+        return guardBody(response)
+      }
+    })
+
+  const discardBody = (response: HttpClientResponse.HttpClientResponse) =>
+    Stream.runDrain(Stream.take(response.stream, 0)).pipe(Effect.ignore)
+
+  /** The request to send after a redirect; credentials never go to another origin. */
+  const redirect = (
+    request: HttpClientRequest.HttpClientRequest,
+    from: URL,
+    status: number,
+    location: string
+  ): Effect.Effect<HttpClientRequest.HttpClientRequest, InvalidResponse> => {
+    let target: URL
+    try {
+      target = new URL(location, from)
+    } catch {
+      return Effect.fail(
+        new InvalidResponse({ url: safeUrl(from), reason: "redirect to an invalid Location" })
+      )
+    }
+    if (target.protocol !== "https:" && target.protocol !== "http:") {
+      return Effect.fail(
+        new InvalidResponse({ url: safeUrl(from), reason: "redirect to a non-http(s) URL" })
+      )
+    }
+    if (from.protocol === "https:" && target.protocol === "http:" && !allowsPlainHttp(hostOf(target))) {
+      return Effect.fail(
+        new InvalidResponse({ url: safeUrl(from), reason: "redirect from https to http refused" })
+      )
+    }
+    const toGet = (status === 301 || status === 302 || status === 303) && request.method !== "HEAD"
+    const sameOrigin = target.origin === from.origin
+    const headers = Object.fromEntries(
+      Object.entries(request.headers).filter(([name]) =>
+        !(toGet && (name === "content-type" || name === "content-length")) &&
+        (sameOrigin || !credentialHeaders.includes(name))
+      )
+    )
+    const next = HttpClientRequest.make(toGet ? "GET" : request.method)(target.toString(), {
+      headers,
+      ...(toGet ? {} : { body: request.body })
+    })
+    return Effect.succeed(next)
+  }
+
+  const retryPolicy = options.retry.pipe(
+    Schedule.whileInput(isRetryable(options.maxRetryAfter)),
+    Schedule.passthrough,
+    Schedule.modifyDelay((failure: RetryableFailure, delay) =>
+      (failure._tag === "TooManyRequests" || failure._tag === "Unavailable") && failure.retryAfterMillis !== undefined
+        ? Duration.max(delay, Duration.millis(failure.retryAfterMillis))
+        : delay
+    )
+  )
+
+  const execute = (request: HttpClientRequest.HttpClientRequest) => {
+    const withAgent = request.headers["user-agent"] === undefined
+      ? HttpClientRequest.setHeader(request, "user-agent", options.userAgent)
+      : request
+    return attempt(withAgent).pipe(
+      Effect.retry(retryPolicy),
+      Effect.withSpan("Transport.execute", {
+        kind: "client",
+        attributes: { "http.request.method": request.method, "url.full": safeUrl(urlOf(request)) }
+      })
+    )
+  }
+
+  return { baseUrl, allowsPlainHttp, execute } as const
+}
+
+/** An exponential, jittered, capped and bounded schedule (see `Transport.exponentialRetry`). @internal */
+export const exponentialRetry = (options: {
+  readonly base: Duration.DurationInput
+  readonly maxDelay: Duration.DurationInput
+  readonly times: number
+}): Schedule.Schedule<unknown, unknown> =>
+  Schedule.exponential(options.base, 2).pipe(
+    Schedule.jittered,
+    Schedule.union(Schedule.spaced(options.maxDelay)),
+    Schedule.intersect(Schedule.recurs(options.times))
+  )
+
+/** The default retry schedule: exponential from 200 ms, jittered, each delay capped at 10 s, 5 retries. @internal */
+export const defaultRetry = exponentialRetry({ base: "200 millis", maxDelay: "10 seconds", times: 5 })
