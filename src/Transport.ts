@@ -22,6 +22,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
+import type * as Stream from "effect/Stream"
 import * as internal from "./internal/transport.js"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -237,9 +238,13 @@ export const parseRetryAfter: (value: string | undefined, now: number) => number
   internal.parseRetryAfter
 
 /**
- * Whether a host (`host` or `host:port`) is a loopback address: `localhost`, 127.0.0.0/8 or `::1`.
+ * The body of a response returned by {@link Transport}'s `execute`, typed with the errors its
+ * guard produces: `TransportError` when the connection breaks, `RequestTimeout` when it stalls.
  *
  * @since 0.1.0
  * @category utils
  */
-export const isLoopback: (host: string) => boolean = internal.isLoopback
+export const bodyStream = (
+  response: HttpClientResponse.HttpClientResponse
+): Stream.Stream<Uint8Array, TransportError | RequestTimeout> =>
+  response.stream as unknown as Stream.Stream<Uint8Array, TransportError | RequestTimeout>

@@ -28,6 +28,7 @@ import {
   UnexpectedStatus,
   type WireError
 } from "../RegistryError.js"
+import * as Reference from "../Reference.js"
 import { readBoundedText } from "./body.js"
 
 /** Resolved transport options (see `Transport.Options` for the documentation of each field). @internal */
@@ -86,17 +87,11 @@ export const parseRetryAfter = (value: string | undefined, now: number): number 
 /** `host` or `host:port` of a URL, lowercased, IPv6 kept in brackets. @internal */
 export const hostOf = (url: URL): string => url.host.toLowerCase()
 
-/** The bare host name (no port, no brackets). @internal */
+/** The bare host name (no port, no brackets). */
 const hostname = (host: string): string => {
   if (host.startsWith("[")) return host.slice(1, host.indexOf("]"))
   const colon = host.lastIndexOf(":")
   return colon === -1 ? host : host.slice(0, colon)
-}
-
-/** Whether a host (with or without port) is a loopback address. @internal */
-export const isLoopback = (host: string): boolean => {
-  const name = hostname(host.toLowerCase())
-  return name === "localhost" || name === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name)
 }
 
 /**
@@ -130,11 +125,11 @@ export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff) => {
   const allowsPlainHttp = (host: string): boolean => {
     const lower = host.toLowerCase()
-    return isLoopback(lower) || options.insecure.some((h) => h.toLowerCase() === lower || h.toLowerCase() === hostname(lower))
+    return Reference.isLoopback(lower) || options.insecure.some((h) => h.toLowerCase() === lower || h.toLowerCase() === hostname(lower))
   }
 
   const baseUrl = (registry: string): string => {
-    const host = registry === "docker.io" || registry === "index.docker.io" ? "registry-1.docker.io" : registry
+    const host = Reference.apiHost(registry)
     return `${allowsPlainHttp(host) ? "http" : "https"}://${host}`
   }
 

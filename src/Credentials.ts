@@ -1,0 +1,297 @@
+/**
+ * The Credentials service: what to authenticate with at a registry.
+ *
+ * Stores, each a Layer:
+ * - {@link layerAnonymous} and {@link layerStatic}: fixed answers (tests, programs that hold secrets);
+ * - {@link layerConfig}: one registry's credentials from `Config` (`REGISTRY_HOST`, `REGISTRY_USERNAME`,
+ *   `REGISTRY_PASSWORD`, …);
+ * - {@link layerDockerConfig}: Docker's `config.json`, including `credsStore` / `credHelpers`, which run
+ *   `docker-credential-NAME get`;
+ * - {@link layerPodmanAuth}: podman / skopeo / buildah's `auth.json`;
+ * - {@link layerChain}: several stores tried in order.
+ *
+ * Secrets are `Redacted` throughout, and a {@link CredentialsError} names the file or helper that
+ * failed but never quotes a secret.
+ *
+ * @since 0.1.0
+ */
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as File from "./internal/credentialsFile.js"
+import { Credential, CredentialsError } from "./internal/credentialsModel.js"
+import * as Store from "./internal/credentialsStore.js"
+
+export {
+  /**
+   * What a store knows about one registry: `Anonymous`, `Basic`, `IdentityToken` (an OAuth2
+   * refresh token) or `RegistryToken` (a bearer token sent as it is).
+   *
+   * @since 0.1.0
+   */
+  Credential,
+  /**
+   * A store could not answer; `source` names the file or helper program.
+   *
+   * @since 0.1.0
+   */
+  CredentialsError
+}
+
+/**
+ * The Credentials service.
+ *
+ * @example
+ * ```ts
+ * import * as Effect from "effect/Effect"
+ * import { Credentials } from "effect-oci/Credentials"
+ *
+ * const program = Effect.flatMap(Credentials, (store) => store.get("ghcr.io"))
+ * ```
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export class Credentials extends Context.Tag("effect-oci/Credentials")<Credentials, {
+  /**
+   * Credentials for a registry host as written in a Reference (`"docker.io"`, `"ghcr.io"`,
+   * `"localhost:5000"`). `Anonymous` when none is known. Docker Hub's aliases
+   * (`index.docker.io`, `registry-1.docker.io`) all find Docker Hub's entry.
+   */
+  readonly get: (registry: string) => Effect.Effect<Credential, CredentialsError>
+}>() {}
+
+/**
+ * Options of the file-backed stores ({@link layerDockerConfig}, {@link layerPodmanAuth}).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FileOptions {
+  /** The file to read, instead of the one the environment points at. */
+  readonly path?: string | undefined
+  /**
+   * Where to look for `docker-credential-*` helpers, PATH-style (`dir1:dir2`). Defaults to the
+   * `PATH` config value (the process environment unless another `ConfigProvider` is installed).
+   */
+  readonly helperPath?: string | undefined
+  /** How long a helper may take before it is killed and the lookup fails. Default: 1 minute. */
+  readonly helperTimeout?: Duration.DurationInput | undefined
+}
+
+/**
+ * A store that answers from a fixed map keyed by registry host. Keys are normalised like Docker
+ * keys, so `"https://index.docker.io/v1/"`, `"docker.io"` and `"index.docker.io"` are the same.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeStatic = (entries: Readonly<Record<string, Credential>>): Credentials["Type"] => {
+  const byHost = new Map<string, Credential>()
+  for (const [key, credential] of Object.entries(entries)) {
+    const host = File.normaliseRegistry(key)
+    if (!byHost.has(host)) byHost.set(host, credential)
+  }
+  return Credentials.of({
+    get: (registry) => Effect.succeed(byHost.get(File.normaliseRegistry(registry)) ?? Credential.Anonymous())
+  })
+}
+
+/**
+ * A store that tries `stores` in order; the first answer that is not `Anonymous` wins. An error
+ * from a store ends the lookup (a broken helper is reported, not silently skipped).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeChain = (stores: Iterable<Credentials["Type"]>): Credentials["Type"] => {
+  const all = Array.from(stores)
+  return Credentials.of({ get: (registry) => Store.firstKnown(all.map((store) => store.get(registry))) })
+}
+
+/**
+ * Reads Docker's `config.json`: `options.path`, else `$DOCKER_CONFIG/config.json`, else
+ * `~/.docker/config.json`. The file is read on every `get`, so a later `docker login` is seen.
+ *
+ * For a host, its `credHelpers` helper (else the `credsStore` helper) is asked first, with the
+ * server URL on stdin (`https://index.docker.io/v1/` for Docker Hub); when it knows nothing, the
+ * host's `auths` entry (`auth`, `username`/`password`, `identitytoken`, `registrytoken`) answers.
+ * A missing file is `Anonymous`; malformed JSON, a bad entry or a missing / failing helper is a
+ * {@link CredentialsError}.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeDockerConfig = (
+  options: FileOptions = {}
+): Effect.Effect<Credentials["Type"], never, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(Store.dockerConfigPaths(options), (paths) => Store.makeFileStore("docker", paths, options))
+
+/**
+ * Reads the containers `auth.json` (podman, skopeo, buildah): `options.path`, else
+ * `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json` then
+ * `~/.config/containers/auth.json` (first file that knows the host wins). Same entry format and
+ * helper support as {@link makeDockerConfig}; keys with a namespace path (`quay.io/org`) apply only
+ * to that namespace, so a host-level lookup ignores them.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makePodmanAuth = (
+  options: FileOptions = {}
+): Effect.Effect<Credentials["Type"], never, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
+  Effect.flatMap(Store.podmanAuthPaths(options), (paths) => Store.makeFileStore("containers", paths, options))
+
+/**
+ * Options of {@link config} / {@link layerConfig}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ConfigOptions {
+  /** The prefix of the config names. Default: `"REGISTRY"` (`REGISTRY_HOST`, `REGISTRY_USERNAME`, …). */
+  readonly prefix?: string | undefined
+}
+
+/**
+ * One registry's credentials from `Config`, all optional (with the default prefix):
+ * `REGISTRY_HOST` (required as soon as a secret is set, so a secret never goes to every registry),
+ * then `REGISTRY_TOKEN` (a registry token), or `REGISTRY_IDENTITY_TOKEN` (an identity token, with an
+ * optional `REGISTRY_USERNAME`), or `REGISTRY_USERNAME` + `REGISTRY_PASSWORD`. Secrets are read with
+ * `Config.redacted`. Nothing set gives no entries.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const config = (options: ConfigOptions = {}): Config.Config<Readonly<Record<string, Credential>>> => {
+  const name = (suffix: string) => `${options.prefix ?? "REGISTRY"}_${suffix}`
+  const secret = (suffix: string) => Config.option(Config.redacted(Config.nonEmptyString(name(suffix))))
+  return Config.all({
+    host: Config.option(Config.nonEmptyString(name("HOST"))),
+    username: Config.option(Config.nonEmptyString(name("USERNAME"))),
+    password: secret("PASSWORD"),
+    identityToken: secret("IDENTITY_TOKEN"),
+    token: secret("TOKEN")
+  }).pipe(Config.mapOrFail(({ host, identityToken, password, token, username }) => {
+    const invalid = (suffix: string, message: string) => Either.left(ConfigError.InvalidData([name(suffix)], message))
+    const credential: Either.Either<Credential | undefined, ConfigError.ConfigError> = Option.isSome(token)
+      ? Either.right(Credential.RegistryToken({ token: token.value }))
+      : Option.isSome(identityToken)
+      ? Either.right(Credential.IdentityToken({ username: Option.getOrUndefined(username), token: identityToken.value }))
+      : Option.isSome(username) && Option.isSome(password)
+      ? Either.right(Credential.Basic({ username: username.value, password: password.value }))
+      : Option.isSome(password)
+      ? invalid("USERNAME", `${name("PASSWORD")} is set but ${name("USERNAME")} is not`)
+      : Option.isSome(username)
+      ? invalid("PASSWORD", `${name("USERNAME")} is set but ${name("PASSWORD")} is not`)
+      : Either.right(undefined)
+    return Either.flatMap(credential, (credential) =>
+      credential === undefined
+        ? Either.right({})
+        : Option.isNone(host)
+        ? invalid("HOST", `${name("HOST")} must name the registry these credentials are for`)
+        : Either.right({ [host.value]: credential }))
+  }))
+}
+
+/**
+ * A store that knows nothing: every registry is `Anonymous`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerAnonymous: Layer.Layer<Credentials> = Layer.succeed(Credentials, makeStatic({}))
+
+/**
+ * A store answering from a fixed map keyed by registry host; see {@link makeStatic}.
+ *
+ * @example
+ * ```ts
+ * import * as Redacted from "effect/Redacted"
+ * import * as Credentials from "effect-oci/Credentials"
+ *
+ * const layer = Credentials.layerStatic({
+ *   "ghcr.io": Credentials.Credential.Basic({ username: "me", password: Redacted.make("ghp_…") })
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerStatic = (entries: Readonly<Record<string, Credential>>): Layer.Layer<Credentials> =>
+  Layer.succeed(Credentials, makeStatic(entries))
+
+/**
+ * A store built from {@link config} (environment variables by default).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig = (options: ConfigOptions = {}): Layer.Layer<Credentials, ConfigError.ConfigError> =>
+  Layer.effect(Credentials, Effect.map(config(options), makeStatic))
+
+/**
+ * Docker's `config.json` and its credential helpers; see {@link makeDockerConfig}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDockerConfig = (
+  options: FileOptions = {}
+): Layer.Layer<Credentials, never, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
+  Layer.effect(Credentials, makeDockerConfig(options))
+
+/**
+ * The containers `auth.json` (podman, skopeo, buildah); see {@link makePodmanAuth}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPodmanAuth = (
+  options: FileOptions = {}
+): Layer.Layer<Credentials, never, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
+  Layer.effect(Credentials, makePodmanAuth(options))
+
+/**
+ * Several stores tried in order; the first answer that is not `Anonymous` wins. See {@link makeChain}.
+ *
+ * @example
+ * ```ts
+ * import * as Credentials from "effect-oci/Credentials"
+ *
+ * const layer = Credentials.layerChain(Credentials.layerConfig(), Credentials.layerDockerConfig())
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerChain = <const Layers extends ReadonlyArray<Layer.Layer<Credentials, any, any>>>(
+  ...layers: Layers
+): Layer.Layer<Credentials, Layer.Layer.Error<Layers[number]>, Layer.Layer.Context<Layers[number]>> =>
+  Layer.scoped(
+    Credentials,
+    Effect.map(
+      Effect.forEach(layers, (layer) => Effect.map(Layer.build(layer), Context.get(Credentials))),
+      makeChain
+    )
+  )
+
+/**
+ * The usual stores of a developer machine: Docker's `config.json`, then podman's `auth.json`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: Layer.Layer<
+  Credentials,
+  never,
+  FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
+> = layerChain(layerDockerConfig(), layerPodmanAuth())
