@@ -12,12 +12,14 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
+import * as Metrics from "../Metrics.js"
 import type { AuthOptions, Scope } from "../Auth.js"
 import type { Credential } from "../Credentials.js"
 import { type BodyTooLarge, safeUrl } from "../RegistryError.js"
@@ -166,7 +168,7 @@ export const makeFetchToken = (deps: {
 
   /** Sends one token request and reads its (bounded) body. */
   const send = (request: HttpClientRequest.HttpClientRequest) =>
-    Effect.flatMap(transport.execute(request), (response) =>
+    Effect.flatMap(Effect.zipRight(Metric.increment(Metrics.tokenFetches), transport.execute(request)), (response) =>
       Effect.map(
         readBoundedText(response, tokenBodyLimit, "token response"),
         (body) => ({ response, body })

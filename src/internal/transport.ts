@@ -12,6 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
@@ -28,6 +29,7 @@ import {
   UnexpectedStatus,
   type WireError
 } from "../RegistryError.js"
+import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
 import { readBoundedText } from "./body.js"
 
@@ -173,7 +175,12 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
       Stream.timeoutFailCause(
         () => Cause.fail(new RequestTimeout({ method, url, phase: "body", millis })),
         options.bodyStallTimeout
-      )
+      ),
+      Stream.mapChunksEffect((chunk) => {
+        let size = 0
+        for (const bytes of chunk) size += bytes.byteLength
+        return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
+      })
     )
     return Object.create(response, { stream: { value: stream, enumerable: true } })
   }
@@ -206,27 +213,61 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
       return withRetryAfter(failure, response.status, retryAfterMillis)
     })
 
+  /**
+   * Sends one request (one hop) in its own span, with the attributes of an OpenTelemetry HTTP
+   * client span plus the route template and attempt number, and counts it.
+   */
+  const sendOnce = (request: HttpClientRequest.HttpClientRequest, url: URL, attemptNumber: number) => {
+    const sent = request.body._tag === "Uint8Array" ? request.body.body.byteLength : request.body._tag === "Stream"
+      ? Number(request.body.contentLength ?? 0)
+      : 0
+    const route = Metrics.routeTemplate(url.pathname)
+    return client.execute(request).pipe(
+      Effect.mapError((error) => transportError(request, error)),
+      Effect.timeoutFail({
+        duration: options.headersTimeout,
+        onTimeout: () =>
+          new RequestTimeout({
+            method: request.method,
+            url: safeUrl(url),
+            phase: "headers",
+            millis: Duration.toMillis(options.headersTimeout)
+          })
+      }),
+      Effect.tap((response) =>
+        Effect.annotateCurrentSpan({
+          "http.response.status_code": response.status,
+          "http.response.body.size": Number(response.headers["content-length"] ?? 0)
+        })
+      ),
+      Effect.tapBoth({
+        onFailure: () => Metric.update(Metrics.requests.pipe(Metric.tagged("status", "error")), 1),
+        onSuccess: (response) => Metric.update(Metrics.requests.pipe(Metric.tagged("status", String(response.status))), 1)
+      }),
+      Effect.zipLeft(sent > 0 ? Metric.incrementBy(Metrics.bytesSent, sent) : Effect.void),
+      Effect.withSpan(`${request.method} ${route}`, {
+        kind: "client",
+        attributes: {
+          "http.request.method": request.method,
+          "server.address": url.host,
+          "url.full": safeUrl(url),
+          "http.route": route,
+          "http.request.resend_count": attemptNumber - 1,
+          "http.request.body.size": sent
+        }
+      })
+    )
+  }
+
   /** One attempt: send, follow redirects; a retryable status becomes a failure. */
-  const attempt = (request: HttpClientRequest.HttpClientRequest) =>
+  const attempt = (request: HttpClientRequest.HttpClientRequest, attemptNumber: number) =>
     Effect.gen(function*() {
       let current = request
       for (let hop = 0;; hop++) {
         const url = urlOf(current)
         const host = hostOf(url)
         yield* awaitHost(host)
-        const response = yield* client.execute(current).pipe(
-          Effect.mapError((error) => transportError(current, error)),
-          Effect.timeoutFail({
-            duration: options.headersTimeout,
-            onTimeout: () =>
-              new RequestTimeout({
-                method: current.method,
-                url: safeUrl(url),
-                phase: "headers",
-                millis: Duration.toMillis(options.headersTimeout)
-              })
-          })
-        )
+        const response = yield* sendOnce(current, url, attemptNumber)
         yield* logWarnings(response)
         const location = response.headers["location"]
         if (redirectStatuses.has(response.status) && location !== undefined) {
@@ -308,8 +349,15 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
     const withAgent = request.headers["user-agent"] === undefined
       ? HttpClientRequest.setHeader(request, "user-agent", options.userAgent)
       : request
-    return attempt(withAgent).pipe(
-      Effect.retry(retryPolicy),
+    return Effect.suspend(() => {
+      let attempts = 0
+      return Effect.suspend(() => {
+        attempts++
+        return attempts > 1
+          ? Effect.zipRight(Metric.increment(Metrics.retries), attempt(withAgent, attempts))
+          : attempt(withAgent, attempts)
+      }).pipe(Effect.retry(retryPolicy))
+    }).pipe(
       Effect.withSpan("Transport.execute", {
         kind: "client",
         attributes: { "http.request.method": request.method, "url.full": safeUrl(urlOf(request)) }
