@@ -1,6 +1,6 @@
 /**
- * The Node.js wiring: an undici-based `HttpClient` with TLS options, and (as the other services land)
- * the whole default stack in one Layer.
+ * The Node.js wiring: an undici-based `HttpClient` with TLS options, and the whole default stack in
+ * one Layer.
  *
  * This is the only module that depends on `@effect/platform-node`; everything else runs on any
  * `HttpClient` (e.g. `FetchHttpClient` with `redirect: "manual"`).
@@ -10,8 +10,15 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
 import type * as HttpClient from "@effect/platform/HttpClient"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Auth from "./Auth.js"
+import * as BlobCache from "./BlobCache.js"
+import * as Credentials from "./Credentials.js"
+import * as Repository from "./Repository.js"
+import * as Transport from "./Transport.js"
 
 /**
  * TLS and connection options of the Node HTTP client.
@@ -58,3 +65,50 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
       )
     )
   )
+
+/**
+ * Options of the default Node stack.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StackOptions {
+  /** TLS and connection options of the HTTP client. */
+  readonly http?: HttpOptions | undefined
+  /** Transport options (retries, timeouts, insecure hosts). Defaults come from `Transport.config`. */
+  readonly transport?: Transport.Options | undefined
+  /** Where credentials come from (default: Docker's config.json, then podman's auth.json). */
+  readonly credentials?: Layer.Layer<Credentials.Credentials> | undefined
+  /** The blob descriptor cache (default: in memory, 10 000 entries). */
+  readonly cache?: Layer.Layer<BlobCache.BlobCache> | undefined
+  /** Repository options. */
+  readonly repository?: Repository.Options | undefined
+  /** Auth options. */
+  readonly auth?: Partial<Auth.AuthOptions> | undefined
+}
+
+/**
+ * The whole default stack on Node in one Layer: undici HTTP client, Transport (options from code, or
+ * from `Config` when none are given), Credentials (Docker and podman files, credential helpers), Auth,
+ * an in-memory BlobCache and the Repository.
+ *
+ * @example
+ * Effect.runPromise(program.pipe(Effect.provide(node.layer())))
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (
+  options: StackOptions = {}
+): Layer.Layer<
+  Repository.Repository | Auth.Auth | Transport.Transport | BlobCache.BlobCache | Credentials.Credentials,
+  ConfigError.ConfigError
+> => {
+  const transport = (options.transport === undefined ? Transport.layerConfig : Transport.layer(options.transport)).pipe(
+    Layer.provide(layerHttpClient(options.http))
+  )
+  const credentials = options.credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
+  const cache = options.cache ?? BlobCache.layerMemory()
+  const auth = Auth.layerWith(options.auth ?? {}).pipe(Layer.provideMerge(Layer.merge(transport, credentials)))
+  return Repository.layer(options.repository).pipe(Layer.provideMerge(Layer.merge(auth, cache)))
+}
