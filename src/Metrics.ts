@@ -24,6 +24,18 @@ export {
 } from "./BlobCache.js"
 
 /**
+ * Blob descriptor cache operations that failed or timed out (answered as a miss or a no-op), tagged
+ * with `operation` (`get`, `set`, `clear`). Only caches with a backend that can fail (Redis) count.
+ *
+ * @since 0.1.0
+ * @category metrics
+ */
+export const cacheErrors = Metric.counter("effect_oci_blob_cache_errors_total", {
+  description: "blob descriptor cache operations that failed or timed out (answered as a miss or a no-op)",
+  incremental: true
+})
+
+/**
  * Registry requests sent (each attempt and each redirect hop), tagged with `status` (the HTTP status,
  * or `error` when no response came) and `method`.
  *
