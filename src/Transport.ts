@@ -86,8 +86,10 @@ export class Transport extends Context.Tag("effect-oci/Transport")<Transport, {
 export interface Options {
   /** Sent as `User-Agent` unless a request sets its own. */
   readonly userAgent?: string | undefined
-  /** Hosts (`host` or `host:port`) that may be spoken to over plain http. Loopback always may. */
+  /** Hosts (`host` or `host:port`) that may be spoken to over plain http. Loopback may unless listed in `secure`. */
   readonly insecure?: ReadonlyArray<string> | undefined
+  /** Hosts that are always spoken to over https, loopback ones included (e.g. a TLS registry on `localhost:5443`). */
+  readonly secure?: ReadonlyArray<string> | undefined
   /**
    * When to try again after a retryable failure (connection failure, headers timeout, 408, 429,
    * 500, 502, 503, 504). A `Retry-After` longer than the schedule's delay wins.
@@ -121,6 +123,7 @@ export type RetryableFailure = internal.RetryableFailure
 export const defaults = {
   userAgent: "effect-oci/0.1.0",
   insecure: [] as ReadonlyArray<string>,
+  secure: [] as ReadonlyArray<string>,
   retry: internal.defaultRetry,
   headersTimeout: Duration.seconds(30),
   bodyStallTimeout: Duration.seconds(60),
@@ -131,6 +134,7 @@ export const defaults = {
 const resolve = (options: Options): internal.ResolvedOptions => ({
   userAgent: options.userAgent ?? defaults.userAgent,
   insecure: options.insecure ?? defaults.insecure,
+  secure: options.secure ?? defaults.secure,
   retry: options.retry ?? defaults.retry,
   headersTimeout: Duration.decode(options.headersTimeout ?? defaults.headersTimeout),
   bodyStallTimeout: Duration.decode(options.bodyStallTimeout ?? defaults.bodyStallTimeout),
@@ -166,7 +170,7 @@ export const layer = (options: Options = {}): Layer.Layer<Transport, never, Http
 
 /**
  * The options read from `Config` (environment variables by default), each optional:
- * `OCI_USER_AGENT`, `OCI_INSECURE_REGISTRIES` (comma-separated), `OCI_RETRY_TIMES`,
+ * `OCI_USER_AGENT`, `OCI_INSECURE_REGISTRIES` and `OCI_SECURE_REGISTRIES` (comma-separated), `OCI_RETRY_TIMES`,
  * `OCI_RETRY_BASE` (a duration, e.g. `200 millis`), `OCI_RETRY_MAX_DELAY`, `OCI_HEADERS_TIMEOUT`,
  * `OCI_BODY_STALL_TIMEOUT`, `OCI_MAX_RETRY_AFTER`, `OCI_MAX_REDIRECTS`.
  *
@@ -176,6 +180,7 @@ export const layer = (options: Options = {}): Layer.Layer<Transport, never, Http
 export const config: Config.Config<Options> = Config.all({
   userAgent: Config.option(Config.string("OCI_USER_AGENT")),
   insecure: Config.option(Config.array(Config.string(), "OCI_INSECURE_REGISTRIES")),
+  secure: Config.option(Config.array(Config.string(), "OCI_SECURE_REGISTRIES")),
   retryTimes: Config.option(Config.integer("OCI_RETRY_TIMES")),
   retryBase: Config.option(Config.duration("OCI_RETRY_BASE")),
   retryMaxDelay: Config.option(Config.duration("OCI_RETRY_MAX_DELAY")),
@@ -195,6 +200,7 @@ export const config: Config.Config<Options> = Config.all({
     return {
       userAgent: Option.getOrUndefined(c.userAgent),
       insecure: Option.getOrUndefined(c.insecure),
+      secure: Option.getOrUndefined(c.secure),
       retry,
       headersTimeout: Option.getOrUndefined(c.headersTimeout),
       bodyStallTimeout: Option.getOrUndefined(c.bodyStallTimeout),

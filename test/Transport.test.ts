@@ -293,7 +293,7 @@ describe("Transport redirects", () => {
 
 describe("Transport basics", () => {
   it.effect("chooses https, or http for loopback and insecure hosts; Docker Hub's API host", () => {
-    const { layer } = withTransport(ok, { insecure: ["reg.lan:5000"] })
+    const { layer } = withTransport(ok, { insecure: ["reg.lan:5000"], secure: ["localhost:5443"] })
     return Effect.gen(function*() {
       const t = yield* Transport.Transport
       expect(t.baseUrl("ghcr.io")).toBe("https://ghcr.io")
@@ -304,6 +304,9 @@ describe("Transport basics", () => {
       expect(t.baseUrl("reg.lan:5000")).toBe("http://reg.lan:5000")
       expect(t.baseUrl("reg.lan:5001")).toBe("https://reg.lan:5001")
       expect(t.allowsPlainHttp("10.0.0.1")).toBe(false)
+      // a TLS registry on loopback, marked secure
+      expect(t.baseUrl("localhost:5443")).toBe("https://localhost:5443")
+      expect(t.allowsPlainHttp("localhost:5443")).toBe(false)
     }).pipe(Effect.provide(layer))
   })
 

@@ -37,6 +37,7 @@ import { readBoundedText } from "./body.js"
 export interface ResolvedOptions {
   readonly userAgent: string
   readonly insecure: ReadonlyArray<string>
+  readonly secure: ReadonlyArray<string>
   readonly retry: Schedule.Schedule<unknown, RetryableFailure>
   readonly headersTimeout: Duration.Duration
   readonly bodyStallTimeout: Duration.Duration
@@ -125,8 +126,12 @@ export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 
 /** Builds the transport's `execute` and helpers. @internal */
 export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff) => {
+  const listed = (hosts: ReadonlyArray<string>, host: string) =>
+    hosts.some((h) => h.toLowerCase() === host || h.toLowerCase() === hostname(host))
+
   const allowsPlainHttp = (host: string): boolean => {
     const lower = host.toLowerCase()
+    if (listed(options.secure, lower)) return false
     return Reference.isLoopback(lower) || options.insecure.some((h) => h.toLowerCase() === lower || h.toLowerCase() === hostname(lower))
   }
 

@@ -1,0 +1,102 @@
+/**
+ * The integration support itself: the missing-binary policy, and that a registry started by a test
+ * process does not outlive it however that process ends.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { decide, findBinary, integrationSuite, missingBinaries } from "./support/binaries.js"
+
+describe("missing programs", () => {
+  it("outside CI a missing program skips the suite, naming the program and its package", () => {
+    expect(decide(["docker-registry"], false)).toEqual({
+      _tag: "Skip",
+      message: "skipped: docker-registry not installed (Debian package docker-registry)"
+    })
+  })
+
+  it("under CI=true a missing program is a failure, not a skip", () => {
+    expect(decide(["skopeo", "htpasswd"], true)).toEqual({
+      _tag: "Fail",
+      message: "CI=true but skopeo not installed (Debian package skopeo), htpasswd not installed (Debian package apache2-utils)"
+    })
+  })
+
+  it("nothing missing: the suite runs, in CI or not", () => {
+    expect(decide([], true)).toEqual({ _tag: "Run" })
+    expect(decide([], false)).toEqual({ _tag: "Run" })
+  })
+
+  it("finds executables on PATH only", () => {
+    const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-oci-it-path-"))
+    try {
+      Fs.writeFileSync(Path.join(dir, "runnable"), "#!/bin/sh\n", { mode: 0o755 })
+      Fs.writeFileSync(Path.join(dir, "not-executable"), "", { mode: 0o644 })
+      Fs.mkdirSync(Path.join(dir, "a-directory"))
+      const path = ["/nonexistent", dir].join(Path.delimiter)
+      expect(findBinary("runnable", path)).toBe(Path.join(dir, "runnable"))
+      expect(findBinary("not-executable", path)).toBeUndefined()
+      expect(findBinary("a-directory", path)).toBeUndefined()
+      expect(findBinary("runnable", "")).toBeUndefined()
+    } finally {
+      Fs.rmSync(dir, { recursive: true, force: true })
+    }
+  })
+})
+
+/** Whether a process is running (a zombie waiting for its parent to reap it is not). */
+const isRunning = (pid: number): boolean => {
+  try {
+    const stat = Fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z"
+  } catch {
+    return false
+  }
+}
+
+/** Runs the orphan-check program; resolves with the registry's PID and how the program ended. */
+const orphanCheck = (how: "exit" | "wait") =>
+  new Promise<{ readonly pid: number; readonly code: number | null; readonly signal: string | null }>((resolve, reject) => {
+    const script = Path.join(import.meta.dirname, "support", "orphanCheck.ts")
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", script, how], {
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    let out = ""
+    let pid: number | undefined
+    child.stdout.setEncoding("utf8").on("data", (s: string) => {
+      out += s
+      const match = /PID (\d+)/.exec(out)
+      if (match !== null && pid === undefined) {
+        pid = Number(match[1])
+        expect(isRunning(pid)).toBe(true)
+        if (how === "wait") child.kill("SIGTERM")
+      }
+    })
+    let err = ""
+    child.stderr.setEncoding("utf8").on("data", (s: string) => (err += s))
+    child.once("error", reject)
+    child.once("exit", (code, signal) =>
+      pid === undefined
+        ? reject(new Error(`no registry PID printed (exit ${code}): ${err}`))
+        : resolve({ pid, code, signal }))
+  })
+
+integrationSuite("no registry outlives its test process", ["docker-registry"], () => {
+  it("when the process exits without closing the scope", async () => {
+    const { code, pid } = await orphanCheck("exit")
+    expect(code).toBe(3)
+    expect(isRunning(pid)).toBe(false)
+  }, 60_000)
+
+  it("when the process is terminated by SIGTERM", async () => {
+    const { code, pid } = await orphanCheck("wait")
+    expect(code).toBe(128 + Os.constants.signals.SIGTERM)
+    expect(isRunning(pid)).toBe(false)
+  }, 60_000)
+
+  it("the required programs are all found here", () => {
+    expect(missingBinaries(["docker-registry"])).toEqual([])
+  })
+})

@@ -1,0 +1,87 @@
+/**
+ * The third-party programs the integration suites need, and what to do when one is missing:
+ * outside CI the suite is skipped with a message naming the program; under `CI=true` the suite
+ * becomes one failing test naming it, so a broken CI image cannot pass silently.
+ */
+import { describe, it } from "@effect/vitest"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+
+/** The Debian packages that provide each program (see `.ci/apt-packages`). */
+export const packageOf = {
+  "docker-registry": "docker-registry",
+  skopeo: "skopeo",
+  htpasswd: "apache2-utils",
+  openssl: "openssl"
+} as const
+
+/** A program the suites may require. */
+export type Binary = keyof typeof packageOf
+
+/** The absolute path of `name` on `PATH`, or undefined. */
+export const findBinary = (name: string, path: string = process.env["PATH"] ?? ""): string | undefined => {
+  for (const dir of path.split(Path.delimiter)) {
+    if (dir === "") continue
+    const candidate = Path.join(dir, name)
+    try {
+      Fs.accessSync(candidate, Fs.constants.X_OK)
+      if (Fs.statSync(candidate).isFile()) return candidate
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+/** The programs of `required` that are not on `PATH`. */
+export const missingBinaries = (required: ReadonlyArray<Binary>): ReadonlyArray<Binary> =>
+  required.filter((name) => findBinary(name) === undefined)
+
+/** Whether we run under CI, where a missing program is a failure. */
+export const isCi = (): boolean => process.env["CI"] === "true"
+
+/** The message for missing programs: `docker-registry not installed (Debian package docker-registry)`. */
+export const describeMissing = (missing: ReadonlyArray<Binary>): string =>
+  missing.map((name) => `${name} not installed (Debian package ${packageOf[name]})`).join(", ")
+
+/**
+ * What a suite does given the missing programs and whether this is CI: run, skip (outside CI), or
+ * fail (under CI).
+ */
+export const decide = (
+  missing: ReadonlyArray<Binary>,
+  ci: boolean
+): { readonly _tag: "Run" } | { readonly _tag: "Skip"; readonly message: string } | {
+  readonly _tag: "Fail"
+  readonly message: string
+} =>
+  missing.length === 0
+    ? { _tag: "Run" }
+    : ci
+    ? { _tag: "Fail", message: `CI=true but ${describeMissing(missing)}` }
+    : { _tag: "Skip", message: `skipped: ${describeMissing(missing)}` }
+
+/**
+ * Declares an integration suite that needs `required` programs. With all of them present it is an
+ * ordinary `describe`; otherwise it is skipped (with the reason in its name and on stderr) or,
+ * under `CI=true`, replaced by a failing test that says what is missing.
+ */
+export const integrationSuite = (name: string, required: ReadonlyArray<Binary>, body: () => void): void => {
+  const decision = decide(missingBinaries(required), isCi())
+  switch (decision._tag) {
+    case "Run":
+      describe(name, body)
+      return
+    case "Skip":
+      process.stderr.write(`[integration] ${name}: ${decision.message}\n`)
+      describe.skip(`${name} (${decision.message})`, body)
+      return
+    case "Fail":
+      describe(name, () => {
+        it("has every program it needs", () => {
+          throw new Error(decision.message)
+        })
+      })
+      return
+  }
+}

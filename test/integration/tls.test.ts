@@ -1,0 +1,53 @@
+/**
+ * Registry 2.8 over TLS with a CA and server certificate made by openssl at test time. Our client
+ * trusts the CA through `layerHttpClient({ ca })`; certificate verification stays on.
+ */
+import { expect, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as Repository from "../../src/Repository.js"
+import { integrationSuite } from "./support/binaries.js"
+import * as Client from "./support/client.js"
+import * as Environment from "./support/environment.js"
+import { Fixture, skopeoPush } from "./support/environment.js"
+import * as Scenarios from "./support/scenarios.js"
+
+/** The `code`s along an error's `cause` chain. */
+const causeCodes = (error: unknown): ReadonlyArray<string> => {
+  const codes: Array<string> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 10 && typeof current === "object" && current !== null; depth++) {
+    const code = (current as { readonly code?: unknown }).code
+    if (typeof code === "string") codes.push(code)
+    current = (current as { readonly cause?: unknown }).cause
+  }
+  return codes
+}
+
+integrationSuite("registry 2.8 over TLS", ["docker-registry", "skopeo", "openssl"], () => {
+  layer(Environment.layer("tls"), Environment.layerOptions)((it) => {
+    Scenarios.skopeoToClient(it)
+    Scenarios.clientToSkopeo(it)
+
+    it.effect("the registry is really served over https with our CA", () =>
+      Effect.gen(function*() {
+        const { registry } = yield* Fixture
+        expect(registry.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+        expect(registry.ca?.certPem).toContain("BEGIN CERTIFICATE")
+      }))
+
+    it.effect("a client that does not trust the CA fails with TransportError, not a silent downgrade", () =>
+      Effect.gen(function*() {
+        const { registry } = yield* Fixture
+        yield* skopeoPush("it/untrusted", "v1")
+        const error = yield* Repository.Repository.pipe(
+          Effect.flatMap((repo) => repo.getManifest(Client.ref(registry, "it/untrusted", "v1"))),
+          Effect.flip,
+          Effect.provide(Client.layer(registry, { trustCa: false, transport: { retry: Schedule.stop } }))
+        )
+        expect(error._tag).toBe("TransportError")
+        // it failed on the certificate (undici's error code is somewhere down the cause chain)
+        expect(causeCodes(error).some((code) => /CERT|SIGNATURE|ISSUER/.test(code))).toBe(true)
+      }))
+  })
+})
