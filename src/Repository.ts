@@ -31,17 +31,31 @@ import type { Context as OpContext, Page, RequestFailure } from "./internal/repo
 import * as Listing from "./internal/repository/listing.js"
 import * as Manifests from "./internal/repository/manifests.js"
 import * as Referrers from "./internal/repository/referrers.js"
+import type { ManifestWriteContext } from "./internal/repository/referrersPush.js"
+import * as Upload from "./internal/repository/upload.js"
+import type { CannotResume, UploadContext, UploadSession } from "./internal/repository/uploadSession.js"
+import * as Writes from "./internal/repository/writes.js"
 import * as internalTransport from "./internal/transport.js"
 import type * as Manifest from "./Manifest.js"
 import type * as Reference from "./Reference.js"
 import type {
   BlobUnknown,
+  BlobUploadInvalid,
+  BlobUploadUnknown,
   BodyTooLarge,
+  DigestInvalid,
   DigestMismatch,
+  InvalidReference,
   InvalidResponse,
+  ManifestBlobUnknown,
+  ManifestInvalid,
   ManifestUnknown,
+  NameInvalid,
   NameUnknown,
-  SizeMismatch
+  SizeInvalid,
+  SizeMismatch,
+  TagInvalid,
+  Unsupported
 } from "./RegistryError.js"
 import { Transport } from "./Transport.js"
 
@@ -54,6 +68,31 @@ export {
    */
   PlatformNotFound
 } from "./internal/repository/manifests.js"
+
+export {
+  /**
+   * An upload cannot go on from where the registry stands: it holds fewer bytes than the body
+   * given starts at, or more than were sent.
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  CannotResume,
+  /**
+   * An upload session: its URL (the registry's latest `Location`), the bytes the registry holds
+   * (`offset`), and its `OCI-Chunk-Min-Length`. A Schema class: encode it to store it, decode it
+   * in a later process and pass it to `resumeUpload`. The URL may carry the registry's signed
+   * state, so store it as carefully as a token.
+   *
+   * @example
+   * const json = Schema.encodeSync(Repository.UploadSession)(session)
+   * const again = Schema.decodeUnknownSync(Repository.UploadSession)(json)
+   *
+   * @since 0.1.0
+   * @category models
+   */
+  UploadSession
+} from "./internal/repository/uploadSession.js"
 
 /**
  * Any failure of sending a request: transport (after retries), authentication, or a registry error.
@@ -86,6 +125,107 @@ export type BlobReadError = BlobUnknown | NameUnknown | DigestMismatch | SizeMis
 
 /** Errors of a listing. @since 0.1.0 @category errors */
 export type ListingError = NameUnknown | InvalidResponse | BodyTooLarge | RequestFailure
+
+/**
+ * Errors of a blob upload, besides the body stream's own.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type BlobWriteError =
+  | DigestMismatch
+  | SizeMismatch
+  | DigestInvalid
+  | SizeInvalid
+  | BlobUnknown
+  | BlobUploadUnknown
+  | BlobUploadInvalid
+  | NameUnknown
+  | NameInvalid
+  | InvalidResponse
+  | CannotResume
+  | RequestFailure
+
+/** Errors of the upload session calls (start, status, cancel). @since 0.1.0 @category errors */
+export type UploadSessionError = BlobUploadUnknown | BlobUploadInvalid | NameUnknown | InvalidResponse | RequestFailure
+
+/** Errors of a cross-repository mount. @since 0.1.0 @category errors */
+export type MountError = BlobUnknown | NameUnknown | InvalidResponse | RequestFailure
+
+/**
+ * Errors of a manifest push (including reading and writing the referrers fallback index).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ManifestWriteError =
+  | DigestMismatch
+  | DigestInvalid
+  | ManifestInvalid
+  | ManifestBlobUnknown
+  | TagInvalid
+  | NameUnknown
+  | NameInvalid
+  | ManifestReadError
+  | InvalidResponse
+  | RequestFailure
+
+/** Errors of deleting a manifest. @since 0.1.0 @category errors */
+export type ManifestDeleteError = ManifestUnknown | InvalidReference | Unsupported | RequestFailure
+
+/** Errors of deleting a blob. @since 0.1.0 @category errors */
+export type BlobDeleteError = BlobUnknown | Unsupported | RequestFailure
+
+/** Errors of tagging a manifest. @since 0.1.0 @category errors */
+export type TagError = InvalidReference | ManifestReadError | ManifestWriteError
+
+/** Errors of removing a tag: `Unsupported` where the registry does not delete by tag. @since 0.1.0 @category errors */
+export type UntagError = ManifestUnknown | Unsupported | InvalidReference | RequestFailure
+
+/**
+ * How `putBlob` sends a blob: `monolithic` (POST, then one PUT with the blob), `chunked` (PATCHes
+ * with `Content-Range`, resumable), `streamed` (one PATCH of unknown length, digest computed on the
+ * way), or `auto` (monolithic below the threshold when the size is known, else chunked).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UploadStrategy = Upload.Strategy
+
+/**
+ * Options of `putBlob`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PutBlobOptions extends Upload.PutBlobOptions {}
+
+/**
+ * Options of `resumeUpload`. `bodyOffset` says where in the blob the body given starts (default 0:
+ * the whole blob, which is then hashed as it is read); above 0 the digest is required.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResumeUploadOptions = Upload.ResumeOptions
+
+/**
+ * The result of a mount: `Mounted` (201), or `UploadStarted` (202: the registry opened an upload
+ * session instead, which is now the caller's — use it with `resumeUpload` or `cancelUpload`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type MountResult = Upload.MountResult
+
+/**
+ * A manifest to push: a {@link Manifest.Decoded} (from `Manifest.encode` or a read), or exact bytes
+ * with their media type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ManifestInput = Writes.ManifestInput
 
 /**
  * A manifest as fetched: its exact bytes, digest, media type, decoded form, and the registry's ETag.
@@ -185,6 +325,74 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
     subject: Digest.Digest,
     options?: Referrers.ReferrersOptions
   ) => Effect.Effect<ReadonlyArray<Manifest.Descriptor>, ManifestReadError | InvalidResponse>
+
+  // ---- writes ----
+
+  /**
+   * Uploads a blob and returns its descriptor (also recorded in the BlobCache). When the digest is
+   * known (given, or computed from a `Uint8Array`) and the registry has the blob, nothing is sent
+   * (`skipExisting: false` to upload anyway); with `mountFrom` a cross-repository mount is tried
+   * first. The registry's `Docker-Content-Digest` is checked against ours. A session that does not
+   * commit — failure or interruption — is cancelled (DELETE).
+   *
+   * The body `Stream` must be re-runnable (a file, a generator; not a one-shot Node stream): a
+   * request resent after a refused token or a failed chunk runs it again.
+   *
+   * @example
+   * const layer = yield* repo.putBlob(ref, fileStream, { size, strategy: "chunked" })
+   */
+  readonly putBlob: <E = never, R = never>(
+    repo: Reference.Reference,
+    body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
+    options?: PutBlobOptions
+  ) => Effect.Effect<BlobDescriptor, BlobWriteError | E, R>
+  /**
+   * `POST …/blobs/uploads/?mount=<digest>&from=<repository>` (same registry; the token asks for pull
+   * on `from` too). 201 → `Mounted`; 202 → `UploadStarted` with the session the registry opened.
+   */
+  readonly mountBlob: (
+    repo: Reference.Reference,
+    digest: Digest.Digest,
+    from: string
+  ) => Effect.Effect<MountResult, MountError>
+  /** Opens an upload session the caller owns: store it, resume it, or cancel it. */
+  readonly startUpload: (repo: Reference.Reference) => Effect.Effect<UploadSession, UploadSessionError>
+  /** Where a session stands: `GET` on it → its `Range` (offset) and latest URL. */
+  readonly uploadStatus: (
+    repo: Reference.Reference,
+    session: UploadSession
+  ) => Effect.Effect<UploadSession, UploadSessionError>
+  /**
+   * Asks the registry where `session` stands, sends the rest of the body in chunks (resuming after
+   * failed chunks) and commits. On failure the session is left open for another try; `onProgress`
+   * sees it after every chunk, e.g. to store it.
+   */
+  readonly resumeUpload: <E = never, R = never>(
+    repo: Reference.Reference,
+    session: UploadSession,
+    body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
+    options?: ResumeUploadOptions
+  ) => Effect.Effect<BlobDescriptor, BlobWriteError | E, R>
+  /** Cancels a session (`DELETE`); one the registry no longer knows counts as cancelled. */
+  readonly cancelUpload: (repo: Reference.Reference, session: UploadSession) => Effect.Effect<void, UploadSessionError>
+  /**
+   * Pushes a manifest by the reference's tag (or, without one, by its digest) with `Content-Type`
+   * = its media type, and returns its digest — checked against the reference's digest and the
+   * registry's `Docker-Content-Digest`. A manifest with a `subject` the registry does not index
+   * (no `OCI-Subject`) is added to the subject's `sha256-<hex>` fallback index.
+   */
+  readonly putManifest: (
+    ref: Reference.Reference,
+    manifest: ManifestInput
+  ) => Effect.Effect<Digest.Digest, ManifestWriteError>
+  /** Deletes a manifest by digest (with its tags). A reference without a digest is refused. */
+  readonly deleteManifest: (ref: Reference.Reference) => Effect.Effect<void, ManifestDeleteError>
+  /** Deletes a blob from a repository, and forgets it there in the BlobCache. */
+  readonly deleteBlob: (repo: Reference.Reference, digest: Digest.Digest) => Effect.Effect<void, BlobDeleteError>
+  /** Puts the exact bytes of `source` (tag or digest) under `newTag` in the same repository. */
+  readonly tag: (source: Reference.Reference, newTag: string) => Effect.Effect<Manifest.Descriptor, TagError>
+  /** Removes a tag (`DELETE` by tag); `Unsupported` where the registry refuses (distribution 2.8). */
+  readonly untag: (ref: Reference.Reference) => Effect.Effect<void, UntagError>
 }>() {}
 
 /**
@@ -199,7 +407,28 @@ export interface Options {
    * transport's default retry schedule — 5 resumes with exponential backoff).
    */
   readonly resume?: Schedule.Schedule<unknown, unknown> | undefined
+  /** Below this size (bytes, known up front) `putBlob` sends a blob in one PUT (default 8 MiB). */
+  readonly monolithicThreshold?: number | undefined
+  /**
+   * The largest chunk of a chunked upload (default 4 MiB: GHCR refuses larger PATCH bodies). A
+   * registry's `OCI-Chunk-Min-Length` above it wins.
+   */
+  readonly chunkSize?: number | undefined
+  /**
+   * How often, and after which delays, an upload whose chunk failed is resumed from the registry's
+   * offset (default: the same as `resume`).
+   */
+  readonly uploadResume?: Schedule.Schedule<unknown, unknown> | undefined
+  /**
+   * Whether pushing a manifest with a `subject` to a registry that does not index it maintains the
+   * `sha256-<hex>` fallback index (default true), and how often to retry its update after a 412
+   * conflict (default 5).
+   */
+  readonly referrersFallback?:
+    | { readonly enabled?: boolean | undefined; readonly conflictRetries?: number | undefined }
+    | undefined
 }
+
 
 const traced = <Args extends ReadonlyArray<unknown>, A, E>(
   name: string,
@@ -226,6 +455,18 @@ export const make = (options: Options = {}): Effect.Effect<Repository["Type"], n
       resume: options.resume ?? internalTransport.defaultRetry,
       referrersApi: new Map()
     }
+    const wctx: UploadContext & ManifestWriteContext = {
+      ...ctx,
+      upload: {
+        monolithicThreshold: options.monolithicThreshold ?? 8 * 1024 * 1024,
+        chunkSize: Math.max(1, options.chunkSize ?? 4 * 1024 * 1024),
+        resume: options.uploadResume ?? ctx.resume
+      },
+      referrersFallback: {
+        enabled: options.referrersFallback?.enabled ?? true,
+        conflictRetries: options.referrersFallback?.conflictRetries ?? 5
+      }
+    }
     return Repository.of({
       manifestExists: traced("manifestExists", (ref, o) => Manifests.exists(ctx, ref, o)),
       getManifest: traced("getManifest", (ref, o) => Manifests.get(ctx, ref, o)),
@@ -239,7 +480,19 @@ export const make = (options: Options = {}): Effect.Effect<Repository["Type"], n
       getBlobRange: tracedStream("getBlobRange", (repo, digest, range) => Blobs.read(ctx, repo, digest, range)),
       catalog: tracedStream("catalog", (registry, o) => Listing.catalog(ctx, registry, o)),
       catalogPage: traced("catalogPage", (registry, o) => Listing.catalogPage(ctx, registry, o)),
-      referrers: traced("referrers", (repo, subject, o) => Referrers.list(ctx, repo, subject, o))
+      referrers: traced("referrers", (repo, subject, o) => Referrers.list(ctx, repo, subject, o)),
+      putBlob: (repo, body, o) => Effect.withSpan(Upload.putBlob(wctx, repo, body, o), "Repository.putBlob"),
+      mountBlob: traced("mountBlob", (repo, digest, from) => Upload.mountBlob(wctx, repo, digest, from)),
+      startUpload: traced("startUpload", (repo) => Upload.startUpload(wctx, repo)),
+      uploadStatus: traced("uploadStatus", (repo, session) => Upload.uploadStatus(wctx, repo, session)),
+      resumeUpload: (repo, session, body, o) =>
+        Effect.withSpan(Upload.resumeUpload(wctx, repo, session, body, o ?? {}), "Repository.resumeUpload"),
+      cancelUpload: traced("cancelUpload", (repo, session) => Upload.cancelUpload(wctx, repo, session)),
+      putManifest: traced("putManifest", (ref, manifest) => Writes.putManifest(wctx, ref, manifest)),
+      deleteManifest: traced("deleteManifest", (ref) => Writes.deleteManifest(wctx, ref)),
+      deleteBlob: traced("deleteBlob", (repo, digest) => Writes.deleteBlob(wctx, repo, digest)),
+      tag: traced("tag", (source, newTag) => Writes.tag(wctx, source, newTag)),
+      untag: traced("untag", (ref) => Writes.untag(wctx, ref))
     })
   })
 

@@ -146,6 +146,34 @@ describe("Transport retries", () => {
     }).pipe(Effect.provide(layer))
   })
 
+  it.effect("never resends a PATCH, nor a streamed body after a broken connection", () =>
+    Effect.gen(function*() {
+      const patch = withTransport(() => new Response("", { status: 503 }), { retry: Schedule.recurs(3) })
+      const patchError = yield* Effect.flip(
+        send(HttpClientRequest.patch(url).pipe(HttpClientRequest.bodyText("chunk"))).pipe(Effect.provide(patch.layer))
+      )
+      expect(patchError._tag).toBe("Unavailable")
+      expect(patch.fake.requests.length).toBe(1)
+
+      const streamed = withTransport((_, i) => (i === 0 ? "network-error" : ok()), { retry: Schedule.recurs(3) })
+      const body = Stream.make(new Uint8Array([1, 2, 3]))
+      const streamError = yield* Effect.flip(
+        send(HttpClientRequest.put(url).pipe(HttpClientRequest.bodyStream(body))).pipe(Effect.provide(streamed.layer))
+      )
+      expect(streamError._tag).toBe("TransportError")
+      expect(streamed.fake.requests.length).toBe(1)
+
+      // but a streamed body the registry refused with a retryable status is sent again
+      const refused = withTransport((_, i) => (i === 0 ? new Response("", { status: 503 }) : ok()), {
+        retry: Schedule.recurs(3)
+      })
+      const response = yield* send(HttpClientRequest.put(url).pipe(HttpClientRequest.bodyStream(body))).pipe(
+        Effect.provide(refused.layer)
+      )
+      expect(response.status).toBe(200)
+      expect(refused.fake.requests.length).toBe(2)
+    }))
+
   it.effect("a 429 seen by one fiber holds back every fiber talking to that host", () => {
     const { fake, layer } = withTransport(
       (_, i) => (i === 0 ? new Response("", { status: 429, headers: { "retry-after": "10" } }) : ok()),

@@ -340,8 +340,22 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
     return Effect.succeed(next)
   }
 
-  const retryPolicy = options.retry.pipe(
-    Schedule.whileInput(isRetryable(options.maxRetryAfter)),
+  /**
+   * Whether a failure may be retried for this request. A PATCH appends to an upload session, so
+   * resending it could duplicate or misplace bytes: the upload engine resumes from the registry's
+   * offset instead. A streamed body may have been partly taken before the connection broke, so it
+   * is only resent after a response that refused it.
+   */
+  const retryableFor = (request: HttpClientRequest.HttpClientRequest) => {
+    const base = isRetryable(options.maxRetryAfter)
+    if (request.method === "PATCH") return () => false
+    if (request.body._tag !== "Stream") return base
+    return (failure: AttemptFailure) =>
+      failure._tag !== "TransportError" && failure._tag !== "RequestTimeout" && base(failure)
+  }
+
+  const retryPolicy = (request: HttpClientRequest.HttpClientRequest) => options.retry.pipe(
+    Schedule.whileInput(retryableFor(request)),
     Schedule.passthrough,
     Schedule.modifyDelay((failure: RetryableFailure, delay) =>
       (failure._tag === "TooManyRequests" || failure._tag === "Unavailable") && failure.retryAfterMillis !== undefined
@@ -361,7 +375,7 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
         return attempts > 1
           ? Effect.zipRight(Metric.increment(Metrics.retries), attempt(withAgent, attempts))
           : attempt(withAgent, attempts)
-      }).pipe(Effect.retry(retryPolicy))
+      }).pipe(Effect.retry(retryPolicy(withAgent)))
     }).pipe(
       Effect.withSpan("Transport.execute", {
         kind: "client",
