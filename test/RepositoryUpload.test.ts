@@ -537,7 +537,7 @@ describe("resume", () => {
     }).pipe(Effect.provide(w.layer))
   })
 
-  it.effect.each([
+  it.effect.each<[string, boolean]>([
     ["a registry that checks Content-Range", false],
     ["distribution 2.8, which ignores Content-Range", true]
   ])("a chunk cut half-way is not resent by the transport; the upload continues from the registry's offset (%s)", ([, ignoreContentRange]) => {
