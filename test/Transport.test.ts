@@ -250,6 +250,30 @@ describe("Transport timeouts", () => {
   })
 })
 
+describe("Transport bodies", () => {
+  it.live("a body read part-way inside a finalizer (uninterruptible) still lets go of its fibers", () => {
+    const endless = () =>
+      new Response(new ReadableStream<Uint8Array>({ pull: (c) => c.enqueue(new Uint8Array(1024)) }), { status: 200 })
+    const { layer } = withTransport(endless)
+    return Effect.gen(function*() {
+      const response = yield* send()
+      const first = yield* Effect.uninterruptible(Stream.runCollect(Stream.take(response.stream, 2)))
+      expect(first.length).toBe(2)
+    }).pipe(Effect.provide(layer), Effect.timeout("5 seconds"))
+  })
+
+  it.live("a slow consumer is not a stalled body", () => {
+    const { layer } = withTransport(() => new Response(new Uint8Array(4096), { status: 200 }), {
+      bodyStallTimeout: "50 millis"
+    })
+    return Effect.gen(function*() {
+      const response = yield* send()
+      const chunks = yield* Stream.runCollect(response.stream.pipe(Stream.tap(() => Effect.sleep("150 millis"))))
+      expect(chunks.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(layer))
+  })
+})
+
 describe("Transport redirects", () => {
   const redirect = (location: string, status = 307) => new Response("", { status, headers: { location } })
 

@@ -8,15 +8,16 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as Take from "effect/Take"
 import {
   errorBodyLimit,
   fromResponseText,
@@ -121,6 +122,56 @@ const withRetryAfter = (
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const credentialHeaders = ["authorization", "cookie", "proxy-authorization"]
 
+/**
+ * Fails a stream with `onStall()` when its source delivers nothing for `timeout` while the consumer
+ * is waiting for it. The source is read by one fiber into a small queue and watched by another,
+ * which sleeps until the moment the source would count as stalled: two fibers per body, instead of
+ * a timer per chunk (measurable at hundreds of MB/s). Time the consumer spends on a chunk does not
+ * count as a stall.
+ *
+ * @internal
+ */
+export const guardStall = <A, E, E2>(
+  source: Stream.Stream<A, E>,
+  timeout: Duration.Duration,
+  onStall: () => E2
+): Stream.Stream<A, E | E2> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const millis = Duration.toMillis(timeout)
+    const queue = yield* Queue.bounded<Take.Take<A, E | E2>>(2)
+    let lastByteAt = yield* Clock.currentTimeMillis
+    let handingOver = false
+    yield* Stream.runForEachChunk(source, (chunk) =>
+      Effect.suspend(() => {
+        handingOver = true
+        return Queue.offer(queue, Take.chunk(chunk))
+      }).pipe(
+        Effect.zipRight(Clock.currentTimeMillis),
+        Effect.map((now) => {
+          handingOver = false
+          lastByteAt = now
+        })
+      )).pipe(
+        Effect.matchCauseEffect({
+          onFailure: (cause) => Queue.offer(queue, Take.failCause(cause)),
+          onSuccess: () => Queue.offer(queue, Take.end)
+        }),
+        // A body may be read inside an uninterruptible region (a finalizer): forked fibers would
+        // inherit that, and closing the scope could then never stop them.
+        Effect.interruptible,
+        Effect.forkScoped
+      )
+    yield* Effect.gen(function*() {
+      while (true) {
+        const now = yield* Clock.currentTimeMillis
+        const wait = lastByteAt + millis - now
+        if (wait <= 0 && !handingOver) return yield* Queue.offer(queue, Take.fail(onStall()))
+        yield* Effect.sleep(Duration.millis(Math.max(wait, millis / 10)))
+      }
+    }).pipe(Effect.interruptible, Effect.forkScoped)
+    return Stream.flattenTake(Stream.fromQueue(queue))
+  }))
+
 /** The state shared by all fibers using one Transport: when each host may be contacted again. @internal */
 export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 
@@ -175,17 +226,17 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
     const { method } = response.request
     const url = safeUrl(response.request.url)
     const millis = Duration.toMillis(options.bodyStallTimeout)
-    const stream = response.stream.pipe(
-      Stream.mapError((error) => new TransportError({ method, url, reason: `body: ${error.message}`, cause: error })),
-      Stream.timeoutFailCause(
-        () => Cause.fail(new RequestTimeout({ method, url, phase: "body", millis })),
-        options.bodyStallTimeout
+    const stream = guardStall(
+      response.stream.pipe(
+        Stream.mapError((error) => new TransportError({ method, url, reason: `body: ${error.message}`, cause: error })),
+        Stream.mapChunksEffect((chunk) => {
+          let size = 0
+          for (const bytes of chunk) size += bytes.byteLength
+          return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
+        })
       ),
-      Stream.mapChunksEffect((chunk) => {
-        let size = 0
-        for (const bytes of chunk) size += bytes.byteLength
-        return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
-      })
+      options.bodyStallTimeout,
+      () => new RequestTimeout({ method, url, phase: "body", millis })
     )
     return Object.create(response, { stream: { value: stream, enumerable: true } })
   }

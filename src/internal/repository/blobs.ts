@@ -70,17 +70,20 @@ const dropBytes = (count: number) => <E, R>(self: Stream.Stream<Uint8Array, E, R
     })
   })
 
-/** Keeps only the first `count` bytes of a byte stream. */
+/**
+ * Keeps only the first `count` bytes of a byte stream, and stops pulling as soon as it has them: a
+ * body that breaks right after the wanted bytes must not fail the read.
+ */
 const takeBytes = (count: number | undefined) => <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
   count === undefined ? self : Stream.suspend(() => {
     let left = count
     return self.pipe(
-      Stream.takeWhile(() => left > 0),
       Stream.map((chunk) => {
         const part = chunk.byteLength <= left ? chunk : chunk.subarray(0, left)
         left -= part.byteLength
         return part
-      })
+      }),
+      Stream.takeUntil(() => left <= 0)
     )
   })
 
@@ -90,10 +93,23 @@ export interface ByteRange {
   readonly length?: number | undefined
 }
 
+/** The blob's size from a 200's `Content-Length` (unless the body is encoded, which changes its length). */
+const lengthOf = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+  const value = response.headers["content-length"]
+  const size = Number(value)
+  return value === undefined || response.headers["content-encoding"] !== undefined || !Number.isSafeInteger(size) ||
+      size < 0
+    ? undefined
+    : size
+}
+
 /**
  * Opens the blob at `position` (absolute) and returns its bytes from there, honouring `end`
- * (exclusive). A registry that ignores `Range` answers 200 with the whole blob: its first bytes are
- * skipped. A `Content-Range` that does not start where asked (or does not parse) is refused.
+ * (exclusive), with the blob's total size when the response tells it. A registry that ignores
+ * `Range` answers 200 with the whole blob: its first bytes are skipped. A `Content-Range` that does
+ * not start where asked (or does not parse) is refused. A 416 whose `Content-Range` gives the blob's
+ * size as exactly `position` is an empty body: it answers a resume after a body that broke right
+ * after its last byte.
  */
 const openAt = (ctx: Context, target: Target, digest: Digest.Digest, position: number, end: number | undefined) =>
   Effect.gen(function*() {
@@ -106,18 +122,31 @@ const openAt = (ctx: Context, target: Target, digest: Digest.Digest, position: n
       : HttpClientRequest.get(url)
     const response = yield* send(ctx, target.registry, request, [pullScope(target.repository)])
     const bytesFrom = (bodyStart: number) =>
-      Transport.bodyStream(response).pipe(dropBytes(position - bodyStart), takeBytes(end === undefined ? undefined : end - position))
+      Transport.bodyStream(response).pipe(
+        dropBytes(position - bodyStart),
+        takeBytes(end === undefined ? undefined : end - position)
+      )
     if (response.status === 206 && ranged) {
       const range = parseContentRange(response.headers["content-range"])
       if (range === undefined || range.start > position) {
         return yield* badRange(url, response)
       }
-      return bytesFrom(range.start)
+      return { body: bytesFrom(range.start), total: range.total }
     }
-    if (response.status === 200) return bytesFrom(0)
+    if (response.status === 200) return { body: bytesFrom(0), total: lengthOf(response) }
+    if (response.status === 416 && position > 0 && unsatisfiedTotal(response) === position) {
+      yield* Stream.runDrain(Transport.bodyStream(response)).pipe(Effect.ignore)
+      return { body: Stream.empty, total: position }
+    }
     if (!isSuccess(response.status)) return yield* refusal(response, blobUnknown)
     return yield* invalid(`unexpected status ${response.status} for a blob GET`, url)
   })
+
+/** The blob size a 416 states in its `Content-Range` (`bytes` then `*` then `/N`). */
+const unsatisfiedTotal = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+  const match = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(response.headers["content-range"] ?? "")
+  return match === null ? undefined : Number(match[1])
+}
 
 const badRange = (url: string, response: HttpClientResponse.HttpClientResponse) =>
   Effect.fail(
@@ -127,13 +156,18 @@ const badRange = (url: string, response: HttpClientResponse.HttpClientResponse) 
     })
   )
 
+/** Bodies that ended cleanly before the bytes asked for: resumed like a broken connection. */
+const endedEarly = new WeakSet<object>()
+
 /** Failures after which a read continues from the last byte received. */
 const isResumable = (error: { readonly _tag: string }) =>
-  error._tag === "TransportError" || error._tag === "RequestTimeout"
+  error._tag === "TransportError" || error._tag === "RequestTimeout" || endedEarly.has(error)
 
 /**
- * The bytes of a blob range as one continuous stream: when the body fails part-way, the read goes on
- * from the last byte received (`Range: bytes=N-`), as often as the resume schedule allows.
+ * The bytes of a blob range as one continuous stream: when the body fails part-way (or ends before
+ * the bytes asked for), the read goes on from the last byte received (`Range: bytes=N-`), as often
+ * as the resume schedule allows. Once every wanted byte has arrived (the range's end, or the blob's
+ * size as a response told it) a failure no longer matters and no further request is made.
  *
  * @internal
  */
@@ -142,11 +176,37 @@ export const read = (ctx: Context, target: Target, digest: Digest.Digest, range:
     const driver = yield* Schedule.driver(ctx.resume)
     const end = range.length === undefined ? undefined : range.offset + range.length
     let position = range.offset
+    let total: number | undefined
+    /** Where the read stops: the range's end, capped by the blob's size once known. */
+    const limit = () => (end === undefined ? total : total === undefined ? end : Math.min(end, total))
+    const complete = () => {
+      const stop = limit()
+      return stop !== undefined && position >= stop
+    }
+    /** A body that ended cleanly while bytes we know exist are still missing. */
+    const checkComplete = Stream.suspend(() => {
+      const stop = limit()
+      if (stop === undefined || position >= stop) return Stream.empty
+      const error = new InvalidResponse({
+        reason: `the body ended after byte ${position} of ${stop}`,
+        url: safeUrl(blobUrl(ctx, target, digest))
+      })
+      endedEarly.add(error)
+      return Stream.fail(error)
+    })
     const from = (): Stream.Stream<Uint8Array, Effect.Effect.Error<ReturnType<typeof openAt>>> =>
-      Stream.unwrap(openAt(ctx, target, digest, position, end)).pipe(
+      complete() ? Stream.empty : Stream.unwrap(
+        Effect.map(openAt(ctx, target, digest, position, end), (opened) => {
+          total ??= opened.total
+          return opened.body
+        })
+      ).pipe(
         Stream.tap((chunk) => Effect.sync(() => (position += chunk.byteLength))),
+        Stream.concat(checkComplete),
         Stream.catchAll((error) =>
-          isResumable(error) && (end === undefined || position < end)
+          complete()
+            ? Stream.empty
+            : isResumable(error)
             ? Stream.unwrap(
               driver.next(error).pipe(
                 Effect.mapError(() => error),

@@ -31,18 +31,28 @@ const indexEntries = (decoded: Manifest.Decoded, url?: string) =>
     ? Effect.succeed(decoded.manifest.manifests)
     : invalid(`expected an OCI image index, got ${decoded.mediaType}`, url)
 
-/** The referrers API: `undefined` when the registry answers 404 (no API). */
+/**
+ * What the referrers API said: its entries; `Absent` for a 404 (no API); `Unsure` for a 404
+ * NAME_UNKNOWN, which a registry with the API also answers for a repository it does not know.
+ */
+type ApiAnswer =
+  | { readonly _tag: "Found"; readonly entries: ReadonlyArray<Manifest.Descriptor> }
+  | { readonly _tag: "Absent" }
+  | { readonly _tag: "Unsure" }
+
+/** The referrers API. */
 const fromApi = (ctx: Context, target: Target, subject: Digest.Digest, options: ReferrersOptions) => {
   const first = new URL(repoUrl(ctx, target, `referrers/${subject}`))
   if (options.artifactType !== undefined) first.searchParams.set("artifactType", options.artifactType)
-  let absent = false
+  let notFound: ApiAnswer | undefined
   const pages = paginate(first.toString(), (url) =>
     Effect.gen(function*() {
       const response = yield* send(ctx, target.registry, get(url, { accept: MediaType.OciIndex }), [
         pullScope(target.repository)
       ])
       if (response.status === 404 && url === first.toString()) {
-        absent = true
+        const error = yield* Effect.flip(refusal(response))
+        notFound = error._tag === "NameUnknown" ? { _tag: "Unsure" } : { _tag: "Absent" }
         return { items: [], next: undefined }
       }
       if (!isSuccess(response.status)) return yield* refusal(response)
@@ -53,7 +63,7 @@ const fromApi = (ctx: Context, target: Target, subject: Digest.Digest, options: 
       return { items, next: nextLink(response.headers["link"], url) }
     }))
   return Stream.runCollect(pages).pipe(
-    Effect.map((all) => (absent ? undefined : Chunk.toReadonlyArray(all)))
+    Effect.map((all): ApiAnswer => notFound ?? { _tag: "Found", entries: Chunk.toReadonlyArray(all) })
   )
 }
 
@@ -81,12 +91,13 @@ const fromTagSchema = (ctx: Context, target: Target, subject: Digest.Digest, opt
 export const list = (ctx: Context, target: Target, subject: Digest.Digest, options: ReferrersOptions = {}) =>
   Effect.gen(function*() {
     if (ctx.referrersApi.get(target.registry) !== false) {
-      const found = yield* fromApi(ctx, target, subject, options)
-      if (found !== undefined) {
+      const answer = yield* fromApi(ctx, target, subject, options)
+      if (answer._tag === "Found") {
         ctx.referrersApi.set(target.registry, true)
-        return found
+        return answer.entries
       }
-      ctx.referrersApi.set(target.registry, false)
+      // Unsure: ask the tag schema this time, but do not give up on the API for the registry.
+      if (answer._tag === "Absent") ctx.referrersApi.set(target.registry, false)
     }
     return yield* fromTagSchema(ctx, target, subject, options)
   })
