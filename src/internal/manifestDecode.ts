@@ -10,7 +10,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Digest from "../Digest.js"
 import * as MediaType from "../MediaType.js"
-import { BodyTooLarge, DigestMismatch, type TransportError } from "../RegistryError.js"
+import { BodyTooLarge, DigestMismatch } from "../RegistryError.js"
 import { readBounded } from "./body.js"
 import * as S from "./manifestSchema.js"
 
@@ -133,7 +133,7 @@ const parseJson = (bytes: Uint8Array): Either.Either<Record<string, unknown>, S.
  * @internal
  */
 export const decodeOwned = (bytes: Uint8Array, options?: DecodeOptions): Either.Either<S.Decoded, DecodeError> => {
-  if (false) {
+  if (bytes.byteLength > maxManifestBytes) {
     return Either.left(new BodyTooLarge({ what: "manifest", limit: maxManifestBytes, size: bytes.byteLength }))
   }
   const expected = options?.expectedDigest
@@ -165,10 +165,7 @@ export const fromResponse = Effect.fn("Manifest.fromResponse")(function*(
     contentType: response.headers["content-type"],
     expectedDigest: options?.expectedDigest
   })
-}) as (
-  response: HttpClientResponse.HttpClientResponse,
-  options?: { readonly expectedDigest?: Digest.Digest | undefined }
-) => Effect.Effect<S.Decoded, DecodeError | TransportError>
+})
 
 // ---------------------------------------------------------------------------------------------
 // encoding
@@ -215,7 +212,8 @@ const canonicalJson = (value: unknown, isMap = false): string => {
     const record = value as Record<string, unknown>
     const keys = Object.keys(record).filter((key) => record[key] !== undefined)
     keys.sort(isMap ? undefined : bySpecOrder)
-    return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key], key === "annotations")}`).join(",")}}`
+    const fields = keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key], key === "annotations")}`)
+    return `{${fields.join(",")}}`
   }
   return JSON.stringify(value)
 }
@@ -244,7 +242,8 @@ export const isSchema1 = (manifest: S.Manifest): manifest is S.DockerSchema1 | S
   manifest.schemaVersion === 1
 
 /** @internal */
-export const isIndex = (manifest: S.Manifest): manifest is S.ImageIndex | S.DockerManifestList => "manifests" in manifest
+export const isIndex = (manifest: S.Manifest): manifest is S.ImageIndex | S.DockerManifestList =>
+  "manifests" in manifest
 
 /** @internal */
 export const isImageIndex = (manifest: S.Manifest): manifest is S.ImageIndex =>

@@ -65,7 +65,13 @@ const aliases: Record<string, readonly [string, string?]> = {
 // The variant an architecture has when none is written (`linux/arm64` is `linux/arm64/v8`).
 const defaultVariant: Record<string, string> = { amd64: "v1", arm64: "v8", arm: "v7" }
 
-const normalize = (platform: Platform): { readonly os: string; readonly architecture: string; readonly variant: string } => {
+interface Normalized {
+  readonly os: string
+  readonly architecture: string
+  readonly variant: string
+}
+
+const normalize = (platform: Platform): Normalized => {
   const arch = platform.architecture.toLowerCase()
   const [architecture, impliedVariant] = Object.hasOwn(aliases, arch) ? aliases[arch]! : [arch]
   let variant = platform.variant?.toLowerCase() || impliedVariant
