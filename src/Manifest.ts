@@ -327,3 +327,24 @@ export const matchPlatform: {
   (platform: Platform): (index: ImageIndex | DockerManifestList) => Option.Option<Descriptor>
   (index: ImageIndex | DockerManifestList, platform: Platform): Option.Option<Descriptor>
 } = Function.dual(2, platforms.match)
+
+/**
+ * How a referrers index lists a manifest (OCI 1.1): its descriptor with its `artifactType` (an image
+ * manifest without one is listed under its config's media type, as the referrers API does) and its
+ * annotations.
+ *
+ * @since 0.1.0
+ * @category descriptors
+ */
+export const referrerDescriptor = (decoded: Decoded): Descriptor => {
+  const m = decoded.manifest
+  const artifactType = descriptorOf(decoded).artifactType ?? (isImageManifest(m) ? m.config.mediaType : undefined)
+  const annotations = isImageManifest(m) || isImageIndex(m) ? m.annotations : undefined
+  return {
+    mediaType: decoded.mediaType,
+    digest: decoded.digest,
+    size: decoded.size,
+    ...(artifactType === undefined ? {} : { artifactType }),
+    ...(annotations === undefined ? {} : { annotations })
+  }
+}

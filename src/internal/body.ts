@@ -6,7 +6,15 @@
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { BodyTooLarge, TransportError, safeUrl } from "../RegistryError.js"
+import {
+  BodyTooLarge,
+  errorBodyLimit,
+  fromResponseText,
+  safeUrl,
+  TransportError,
+  type UnexpectedStatus,
+  type WireError
+} from "../RegistryError.js"
 
 /**
  * Reads a whole body of at most `limit` bytes. A `Content-Length` over the limit is refused before
@@ -69,3 +77,26 @@ export const readBoundedText = (
   what: string
 ): Effect.Effect<string, BodyTooLarge | TransportError> =>
   Effect.map(readBounded(response, limit, what), (bytes) => decoder.decode(bytes))
+
+/**
+ * The typed error a refused response carries: its (bounded) error body decoded, or what its status
+ * implies. HEAD responses have no body to read.
+ *
+ * @internal
+ */
+export const readFailure = (
+  response: HttpClientResponse.HttpClientResponse
+): Effect.Effect<WireError | UnexpectedStatus> =>
+  Effect.map(
+    response.request.method === "HEAD"
+      ? Effect.succeed("")
+      : readBoundedText(response, errorBodyLimit, "error body").pipe(Effect.orElseSucceed(() => "")),
+    (body) =>
+      fromResponseText({
+        method: response.request.method,
+        url: response.request.url,
+        status: response.status,
+        contentType: response.headers["content-type"],
+        body
+      })
+  )

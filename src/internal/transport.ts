@@ -19,8 +19,6 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Take from "effect/Take"
 import {
-  errorBodyLimit,
-  fromResponseText,
   InvalidResponse,
   RequestTimeout,
   safeUrl,
@@ -32,7 +30,7 @@ import {
 } from "../RegistryError.js"
 import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
-import { readBoundedText } from "./body.js"
+import { readFailure } from "./body.js"
 
 /** Resolved transport options (see `Transport.Options` for the documentation of each field). @internal */
 export interface ResolvedOptions {
@@ -253,16 +251,7 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
   /** Turns a retryable or final failing response into its typed failure. */
   const failureOf = (response: HttpClientResponse.HttpClientResponse) =>
     Effect.gen(function*() {
-      const body = yield* readBoundedText(guardBody(response), errorBodyLimit, "error body").pipe(
-        Effect.orElseSucceed(() => "")
-      )
-      const failure = fromResponseText({
-        method: response.request.method,
-        url: response.request.url,
-        status: response.status,
-        contentType: response.headers["content-type"],
-        body
-      })
+      const failure = yield* readFailure(guardBody(response))
       if (response.status !== 429 && response.status !== 503) return failure
       const now = yield* Clock.currentTimeMillis
       const retryAfterMillis = parseRetryAfter(response.headers["retry-after"], now)

@@ -14,15 +14,13 @@ import * as Stream from "effect/Stream"
 import type { Auth, AuthFailure, Scope } from "../../Auth.js"
 import type { BlobCache } from "../../BlobCache.js"
 import {
-  errorBodyLimit,
-  fromResponseText,
   InvalidResponse,
   safeUrl,
   type UnexpectedStatus,
   type WireError
 } from "../../RegistryError.js"
 import type { Transport, TransportFailure } from "../../Transport.js"
-import { readBoundedText } from "../body.js"
+import { readFailure } from "../body.js"
 
 /** Any failure of sending a request. @internal */
 export type RequestFailure = TransportFailure | AuthFailure
@@ -65,22 +63,12 @@ export const refusal = (
   response: HttpClientResponse.HttpClientResponse,
   onNotFound?: () => WireError
 ): Effect.Effect<never, WireError | UnexpectedStatus> =>
-  Effect.gen(function*() {
-    const body = response.request.method === "HEAD"
-      ? ""
-      : yield* readBoundedText(response, errorBodyLimit, "error body").pipe(Effect.orElseSucceed(() => ""))
-    const decoded = fromResponseText({
-      method: response.request.method,
-      url: response.request.url,
-      status: response.status,
-      contentType: response.headers["content-type"],
-      body
-    })
-    if (response.status === 404 && onNotFound !== undefined && decoded._tag === "UnexpectedStatus") {
-      return yield* Effect.fail(onNotFound())
-    }
-    return yield* Effect.fail(decoded)
-  })
+  Effect.flatMap(readFailure(response), (decoded) =>
+    Effect.fail(
+      response.status === 404 && onNotFound !== undefined && decoded._tag === "UnexpectedStatus"
+        ? onNotFound()
+        : decoded
+    ))
 
 /** Whether a status is a success (2xx). @internal */
 export const isSuccess = (status: number): boolean => status >= 200 && status < 300

@@ -28,26 +28,6 @@ export interface ManifestWriteContext extends Context {
   }
 }
 
-/**
- * How a referrers index lists a manifest: its descriptor with its `artifactType` (an image
- * manifest without one is listed under its config's media type, as the referrers API does) and
- * its annotations.
- *
- * @internal
- */
-export const referrerDescriptor = (decoded: Manifest.Decoded): Manifest.Descriptor => {
-  const m = decoded.manifest
-  const artifactType = Manifest.descriptorOf(decoded).artifactType ??
-    (Manifest.isImageManifest(m) ? m.config.mediaType : undefined)
-  const annotations = Manifest.isImageManifest(m) || Manifest.isImageIndex(m) ? m.annotations : undefined
-  return {
-    mediaType: decoded.mediaType,
-    digest: decoded.digest,
-    size: decoded.size,
-    ...(artifactType === undefined ? {} : { artifactType }),
-    ...(annotations === undefined ? {} : { annotations })
-  }
-}
 
 /** What {@link addReferrer} did. @internal */
 export type Outcome = "added" | "present"

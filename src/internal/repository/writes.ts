@@ -23,7 +23,7 @@ import {
 } from "../../RegistryError.js"
 import { isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import * as Manifests from "./manifests.js"
-import { addReferrer, type ManifestWriteContext, referrerDescriptor } from "./referrersPush.js"
+import { addReferrer, type ManifestWriteContext } from "./referrersPush.js"
 import { checkDigestHeader, discard } from "./uploadSession.js"
 
 /** A manifest to push: one we encoded or decoded, or raw bytes with their media type. @internal */
@@ -76,7 +76,7 @@ export const putManifest = (ctx: ManifestWriteContext, ref: Reference.Reference,
       return digest
     }
     if (!ctx.referrersFallback.enabled) return digest
-    const descriptor = referrerDescriptor({ ...decoded.value, digest, size: input.bytes.byteLength })
+    const descriptor = Manifest.referrerDescriptor({ ...decoded.value, digest, size: input.bytes.byteLength })
     const outcome = yield* addReferrer(ctx, ref, subject.value.digest, descriptor)
     yield* Effect.logDebug("referrers fallback index updated").pipe(
       Effect.annotateLogs({ subject: subject.value.digest, outcome })

@@ -22,17 +22,14 @@ import { isValidTag } from "./routes.js"
  * @internal
  */
 export const record = (decoded: Manifest.Decoded): ManifestRecord => {
-  const m = decoded.manifest
-  const artifactType = Manifest.descriptorOf(decoded).artifactType ??
-    (Manifest.isImageManifest(m) ? m.config.mediaType : undefined)
-  const annotations = Manifest.isImageManifest(m) || Manifest.isImageIndex(m) ? m.annotations : undefined
+  const listed = Manifest.referrerDescriptor(decoded)
   return {
     digest: decoded.digest,
     size: decoded.size,
     mediaType: decoded.mediaType,
-    subject: Manifest.subject(m)?.digest,
-    artifactType,
-    annotations
+    subject: Manifest.subject(decoded.manifest)?.digest,
+    artifactType: listed.artifactType,
+    annotations: listed.annotations
   }
 }
 

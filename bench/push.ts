@@ -1,0 +1,80 @@
+/**
+ * Benchmark child: pushes the image of an OCI image layout with our client — every blob the
+ * manifest references with `putBlob` from a file stream (digest and size from the manifest, so
+ * nothing is read twice or held in memory), then the manifest's exact bytes with `putManifest`.
+ *
+ *   node push.mjs --layout DIR --ref 127.0.0.1:5000/bench/push-1:64 [--strategy auto|chunked|streamed|monolithic]
+ *
+ * `run.ts` runs it bundled under `/usr/bin/time -v`. It prints one JSON line:
+ * `{ manifestDigest, blobs, bytes, strategy }`.
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Path from "node:path"
+import * as Credentials from "../src/Credentials.js"
+import * as Digest from "../src/Digest.js"
+import * as Manifest from "../src/Manifest.js"
+import * as node from "../src/node.js"
+import * as Reference from "../src/Reference.js"
+import * as Repository from "../src/Repository.js"
+import { option } from "./args.js"
+
+const strategies = ["auto", "chunked", "streamed", "monolithic"] as const
+type Strategy = typeof strategies[number]
+const isStrategy = (s: string): s is Strategy => (strategies as ReadonlyArray<string>).includes(s)
+
+const client = Layer.merge(
+  node.layer({ transport: {}, credentials: Credentials.layerStatic({}) }),
+  NodeFileSystem.layer
+)
+
+const blobPath = (layout: string, digest: string) => {
+  const [algorithm, hex] = digest.split(":")
+  return Path.join(layout, "blobs", algorithm!, hex!)
+}
+
+const push = (layout: string, text: string, strategy: Strategy) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository.Repository
+    const fs = yield* FileSystem.FileSystem
+    const ref = yield* Reference.parse(text)
+    const index = JSON.parse(yield* fs.readFileString(Path.join(layout, "index.json"))) as {
+      readonly manifests: ReadonlyArray<{ readonly digest: string; readonly mediaType: string }>
+    }
+    const entry = index.manifests[0]
+    if (entry === undefined) return yield* Effect.dieMessage(`${layout}/index.json lists no manifest`)
+    const bytes = yield* fs.readFile(blobPath(layout, entry.digest))
+    const manifest = yield* Manifest.decode(bytes, {
+      contentType: entry.mediaType,
+      expectedDigest: yield* Digest.parse(entry.digest)
+    })
+    let sent = 0
+    const blobs = Manifest.references(manifest.manifest)
+    for (const descriptor of blobs) {
+      yield* repo.putBlob(ref, fs.stream(blobPath(layout, descriptor.digest)), {
+        digest: descriptor.digest,
+        size: descriptor.size,
+        mediaType: descriptor.mediaType,
+        strategy
+      })
+      sent += descriptor.size
+    }
+    const pushed = yield* repo.putManifest(ref, { bytes: manifest.bytes, mediaType: manifest.mediaType })
+    return { manifestDigest: pushed, blobs: blobs.length, bytes: sent, strategy }
+  })
+
+const strategy = option("strategy", "auto")
+if (!isStrategy(strategy)) {
+  process.stderr.write(`--strategy must be one of ${strategies.join(", ")}\n`)
+  process.exit(2)
+}
+
+Effect.runPromise(push(option("layout"), option("ref"), strategy).pipe(Effect.provide(client))).then(
+  (result) => process.stdout.write(`${JSON.stringify(result)}\n`),
+  (error) => {
+    process.stderr.write(`push failed: ${String(error)}\n`)
+    process.exit(1)
+  }
+)

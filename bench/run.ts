@@ -1,0 +1,287 @@
+/**
+ * The benchmark: our client against skopeo, side by side in one run, on Debian's docker-registry
+ * (plain http on 127.0.0.1, started and stopped by PID through the integration test support).
+ *
+ *   npx tsx bench/run.ts [--size-mib 256] [--runs 3] [--strategies auto,streamed] [--big]
+ *
+ * - pull: `bench/pull.ts` (manifest, then each blob streamed and verified into a file) vs
+ *   `skopeo copy docker://… oci:DIR`, at 64 MiB and `--size-mib` MiB;
+ * - push: `bench/push.ts` (`putBlob` from a file stream, `putManifest`) vs
+ *   `skopeo copy oci:DIR docker://…`, to a fresh repository every run;
+ * - start-up: our pull program loading and building its layer without any request, to read the
+ *   small-size numbers against;
+ * - `--big`: our pull and push of a 1 GiB layer as well, to show memory does not follow blob size.
+ *
+ * Each run is its own process under `/usr/bin/time -v` (our programs bundled with esbuild first,
+ * so no TypeScript loader is measured). Runs of ours and skopeo alternate. The report is printed
+ * and written to bench/results/latest.md.
+ */
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as esbuild from "esbuild"
+import * as ChildProcess from "node:child_process"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as OciLayout from "../test/integration/support/ociLayout.js"
+import { run, tempDir } from "../test/integration/support/processes.js"
+import { launch, type Registry } from "../test/integration/support/registry.js"
+import * as Skopeo from "../test/integration/support/skopeo.js"
+import { flag, integer, option } from "./args.js"
+import * as Image from "./image.js"
+import { gnuTime, measure, type Sample, skopeoShim } from "./measure.js"
+import * as Report from "./report.js"
+
+const benchDir = Path.dirname(fileURLToPath(import.meta.url))
+const runs = integer("runs", 3)
+const largest = integer("size-mib", 256)
+const sizes = [...new Set([64, largest])].sort((a, b) => a - b)
+const bigSize = 1024
+const strategies = option("strategies", "auto,streamed").split(",").filter((s) => s !== "")
+const childTimeout = "10 minutes"
+const knownStrategies = ["auto", "chunked", "streamed", "monolithic"]
+for (const strategy of strategies) {
+  if (!knownStrategies.includes(strategy)) {
+    process.stderr.write(`--strategies: ${strategy} is not one of ${knownStrategies.join(", ")}\n`)
+    process.exit(2)
+  }
+}
+
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+/** Our child programs, bundled (our code inlined, packages left to node_modules) into bench/.build. */
+const bundles = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const outdir = Path.join(benchDir, ".build")
+    await esbuild.build({
+      entryPoints: { pull: Path.join(benchDir, "pull.ts"), push: Path.join(benchDir, "push.ts") },
+      outdir,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      packages: "external",
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "error"
+    })
+    return { outdir, pull: Path.join(outdir, "pull.mjs"), push: Path.join(outdir, "push.mjs") }
+  }),
+  ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
+)
+
+interface Context {
+  readonly registry: Registry
+  readonly work: string
+  readonly bundles: { readonly pull: string; readonly push: string }
+  readonly reportFile: string
+  readonly skopeoReport: string
+}
+
+/** A check on what a measured run did, so that a broken run cannot pass as a fast one. */
+const expect = (condition: boolean, message: string) =>
+  condition ? Effect.void : Effect.dieMessage(`benchmark run went wrong: ${message}`)
+
+let counter = 0
+const fresh = (ctx: Context, name: string) => Path.join(ctx.work, `${name}-${++counter}`)
+
+/** Runs one of our programs under `time -v`; returns its JSON line and the measurement. */
+const ours = (ctx: Context, program: string, args: ReadonlyArray<string>) =>
+  measure(
+    ctx.reportFile,
+    run(gnuTime, ["-v", "-o", ctx.reportFile, process.execPath, program, ...args], { timeout: childTimeout })
+  ).pipe(Effect.map(({ result, sample }) => ({ sample, json: JSON.parse(result.stdout) as Record<string, unknown> })))
+
+const pullRepository = (size: number) => `bench/pull-${size}`
+
+const oursPull = (ctx: Context, image: Image.BenchImage, size: number) =>
+  Effect.gen(function*() {
+    const out = fresh(ctx, "ours-pull")
+    const { json, sample } = yield* ours(ctx, ctx.bundles.pull, [
+      "--ref",
+      `${ctx.registry.host}/${pullRepository(size)}:${image.tag}`,
+      "--out",
+      out,
+      "--fsync"
+    ])
+    yield* expect(json["manifestDigest"] === image.manifestDigest, `our pull got manifest ${String(json["manifestDigest"])}`)
+    yield* expect(json["bytes"] === image.blobBytes, `our pull wrote ${String(json["bytes"])} of ${image.blobBytes} bytes`)
+    Fs.rmSync(out, { recursive: true, force: true })
+    return sample
+  })
+
+const skopeoPull = (ctx: Context, image: Image.BenchImage, size: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    // a fresh isolated skopeo (own blob-info cache) per run, like a first pull on a new machine
+    const skopeo = yield* Skopeo.make
+    const out = fresh(ctx, "skopeo-pull")
+    const { sample } = yield* measure(
+      ctx.skopeoReport,
+      Skopeo.pull(skopeo, ctx.registry, pullRepository(size), image.tag, out, image.tag)
+    )
+    const pulled = OciLayout.readLayoutIndex(out)[0]?.digest
+    yield* expect(pulled === image.manifestDigest, `skopeo pulled manifest ${String(pulled)}`)
+    Fs.rmSync(out, { recursive: true, force: true })
+    return sample
+  }))
+
+const oursPush = (ctx: Context, image: Image.BenchImage, strategy: string) =>
+  Effect.gen(function*() {
+    // a new repository every run: the registry must not already have the blobs there
+    const ref = `${ctx.registry.host}/bench/push-ours-${++counter}:${image.tag}`
+    const { json, sample } = yield* ours(ctx, ctx.bundles.push, ["--layout", image.dir, "--ref", ref, "--strategy", strategy])
+    yield* expect(json["manifestDigest"] === image.manifestDigest, `our push returned ${String(json["manifestDigest"])}`)
+    yield* expect(json["bytes"] === image.blobBytes, `our push sent ${String(json["bytes"])} of ${image.blobBytes} bytes`)
+    return sample
+  })
+
+/**
+ * `skopeo copy --preserve-digests oci:DIR:TAG docker://…`. Without the flag skopeo gzips an
+ * uncompressed layer on its way to a registry: the pushed image would differ from the layout, and
+ * skopeo's push would be timed compressing 256 MiB while ours just sends it.
+ */
+const skopeoCopyToRegistry = (skopeo: Skopeo.Skopeo, ctx: Context, image: Image.BenchImage, repository: string) =>
+  skopeo.run([
+    "copy",
+    "--quiet",
+    "--preserve-digests",
+    ...Skopeo.flags(ctx.registry, "dest"),
+    `oci:${image.dir}:${image.tag}`,
+    Skopeo.dockerRef(ctx.registry, repository, image.tag)
+  ])
+
+const skopeoPush = (ctx: Context, image: Image.BenchImage) =>
+  Effect.scoped(Effect.gen(function*() {
+    // a fresh skopeo too: with a shared blob-info cache it would mount the blobs it pushed before
+    const skopeo = yield* Skopeo.make
+    const { sample } = yield* measure(
+      ctx.skopeoReport,
+      skopeoCopyToRegistry(skopeo, ctx, image, `bench/push-skopeo-${++counter}`)
+    )
+    return sample
+  }))
+
+/** One contender of a group: its series and how to run it once. */
+interface Contender {
+  readonly series: Omit<Report.Series, "samples">
+  readonly once: Effect.Effect<Sample, unknown>
+}
+
+/** Runs the contenders of a group `runs` times, alternating which goes first. */
+const group = (title: string, contenders: ReadonlyArray<Contender>) =>
+  Effect.gen(function*() {
+    const samples = contenders.map(() => [] as Array<Sample>)
+    for (let i = 0; i < runs; i++) {
+      const order = contenders.map((_, k) => k)
+      if (i % 2 === 1) order.reverse()
+      for (const k of order) {
+        const sample = yield* contenders[k]!.once
+        samples[k]!.push(sample)
+        log(
+          `${title} run ${i + 1}/${runs}: ${contenders[k]!.series.client.padEnd(24)} ${(sample.wallMs / 1000).toFixed(2)} s, ` +
+            `${(sample.maxRssKiB / 1024).toFixed(0)} MiB peak RSS, ${sample.cpuS.toFixed(2)} s CPU`
+        )
+      }
+    }
+    return contenders.map((c, k): Report.Series => ({ ...c.series, samples: samples[k]! }))
+  })
+
+const oursLabel = (strategy: string) => (strategy === "auto" ? "effect-oci" : `effect-oci (${strategy})`)
+
+/** Builds the layout for `size` MiB and puts it in the registry (with skopeo; not measured). */
+const prepare = (ctx: Context, size: number) =>
+  Effect.scoped(Effect.gen(function*() {
+    const started = Date.now()
+    const image = Image.build(fresh(ctx, `layout-${size}`), size, "bench")
+    const skopeo = yield* Skopeo.make
+    yield* skopeoCopyToRegistry(skopeo, ctx, image, pullRepository(size))
+    log(`prepared ${size} MiB image (${image.manifestDigest.slice(0, 19)}…) in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    return image
+  }))
+
+/** A program's path on PATH, from the shell's `command -v`. */
+const which = (name: string): string | undefined => {
+  const found = ChildProcess.spawnSync("sh", ["-c", 'command -v "$0"', name], { encoding: "utf8" }).stdout.trim()
+  return found === "" ? undefined : found
+}
+
+const version = (command: string, args: ReadonlyArray<string>) =>
+  run(command, args).pipe(
+    Effect.map((o) => (o.stdout + o.stderr).trim().split("\n")[0] ?? command),
+    Effect.orElseSucceed(() => command)
+  )
+
+const program = Effect.scoped(Effect.gen(function*() {
+  const started = Date.now()
+  // (test/integration/support/binaries.ts has this check, but it imports vitest, which only loads under vitest)
+  const missing = ["docker-registry", "skopeo"].filter((name) => which(name) === undefined)
+  if (missing.length > 0) return yield* Effect.dieMessage(`missing ${missing.join(", ")} (Debian packages of the same names)`)
+  if (!Fs.existsSync(gnuTime)) return yield* Effect.dieMessage(`${gnuTime} missing: apt-get install -y time`)
+  const realSkopeo = which("skopeo")!
+
+  const built = yield* bundles
+  const shim = skopeoShim(yield* tempDir("bench-shim"), realSkopeo)
+  // the support's skopeo wrapper runs `skopeo` from PATH: ours wraps the real one in `time -v`
+  process.env["PATH"] = `${shim.dir}${Path.delimiter}${process.env["PATH"] ?? ""}`
+  const registry = yield* launch("plain")
+  log(`docker-registry pid ${registry.process.pid} at ${registry.url}`)
+  const ctx: Context = {
+    registry,
+    work: yield* tempDir("bench"),
+    bundles: built,
+    reportFile: Path.join(shim.dir, "ours.time"),
+    skopeoReport: shim.reportFile
+  }
+
+  const images = new Map<number, Image.BenchImage>()
+  for (const size of sizes) images.set(size, yield* prepare(ctx, size))
+
+  const series: Array<Report.Series> = []
+  series.push(...yield* group("start-up", [{
+    series: { op: "start-up", sizeMib: 0, client: "effect-oci", bytes: 0 },
+    once: ours(ctx, built.pull, ["--noop"]).pipe(Effect.map(({ sample }) => sample))
+  }]))
+  for (const size of sizes) {
+    const image = images.get(size)!
+    series.push(...yield* group(`pull ${size} MiB`, [
+      { series: { op: "pull", sizeMib: size, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, size) },
+      { series: { op: "pull", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPull(ctx, image, size) }
+    ]))
+  }
+  for (const size of sizes) {
+    const image = images.get(size)!
+    series.push(...yield* group(`push ${size} MiB`, [
+      ...strategies.map((strategy): Contender => ({
+        series: { op: "push", sizeMib: size, client: oursLabel(strategy), bytes: image.blobBytes },
+        once: oursPush(ctx, image, strategy)
+      })),
+      { series: { op: "push", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPush(ctx, image) }
+    ]))
+  }
+  if (flag("big") && !sizes.includes(bigSize)) {
+    const image = yield* prepare(ctx, bigSize)
+    series.push(...yield* group(`pull ${bigSize} MiB`, [
+      { series: { op: "pull", sizeMib: bigSize, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, bigSize) }
+    ]))
+    series.push(...yield* group(`push ${bigSize} MiB`, [
+      { series: { op: "push", sizeMib: bigSize, client: "effect-oci", bytes: image.blobBytes }, once: oursPush(ctx, image, "auto") }
+    ]))
+  }
+
+  const environment: Report.Environment = {
+    date: new Date().toISOString().slice(0, 16).replace("T", " ") + " UTC",
+    cpus: `${Os.cpus().length} × ${Os.cpus()[0]?.model.trim() ?? "unknown CPU"}`,
+    node: process.version,
+    skopeo: yield* version(realSkopeo, ["--version"]),
+    registry: (yield* version("docker-registry", ["--version"])).replace("github.com/docker/distribution ", ""),
+    runs,
+    totalSeconds: (Date.now() - started) / 1000
+  }
+  const text = Report.markdown(environment, series)
+  Fs.mkdirSync(Path.join(benchDir, "results"), { recursive: true })
+  Fs.writeFileSync(Path.join(benchDir, "results", "latest.md"), text)
+  process.stdout.write(`\n${text}`)
+  log(`written to bench/results/latest.md; stopping docker-registry pid ${registry.process.pid}`)
+}))
+
+NodeRuntime.runMain(program)
