@@ -452,7 +452,9 @@ describe("Manifest.encode", () => {
     expect(text).not.toMatch(/\s/)
   })
 
-  it.prop("annotation order never changes the digest", [fc.dictionary(fc.string(), fc.string())], ([annotations]) => {
+  // `__proto__` is left out: as a key of a plain object it sets the prototype instead of a property.
+  const annotationKey = fc.string().filter((key) => key !== "__proto__")
+  it.prop("annotation order never changes the digest", [fc.dictionary(annotationKey, fc.string())], ([annotations]) => {
     const reversed = Object.fromEntries(Object.entries(annotations).reverse())
     const base = ociManifest as Manifest.ImageManifest
     const a = Manifest.encode({ ...base, annotations })
