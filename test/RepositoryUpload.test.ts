@@ -8,6 +8,7 @@ import * as Digest from "../src/Digest.js"
 import type * as Repository from "../src/Repository.js"
 import * as FakeHttp from "./support/FakeHttp.js"
 import { base, randomBytes, ref, repository, setup, type SetupOptions, withRepo } from "./support/RepositoryFixture.js"
+import { concat } from "../src/internal/body.js"
 
 // ---------------------------------------------------------------------------------------------
 // a simulated upload server
@@ -45,15 +46,7 @@ interface ServerOptions {
   readonly fault?: (request: FakeHttp.Recorded, index: number) => Fault | undefined
 }
 
-const concatAll = (parts: ReadonlyArray<Uint8Array>) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
+const concatAll = (parts: ReadonlyArray<Uint8Array>) => concat(parts)
 
 const rangeOf = (size: number) => `0-${size > 0 ? size - 1 : 0}`
 

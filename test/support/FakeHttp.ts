@@ -8,6 +8,7 @@ import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import { concat } from "../../src/internal/body.js"
 
 /** What the fake saw of one request. */
 export interface Recorded {
@@ -32,16 +33,7 @@ const readBody = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<U
       return Effect.succeed(typeof body.body === "string" ? new TextEncoder().encode(body.body) : undefined)
     case "Stream":
       return Stream.runCollect(body.stream).pipe(
-        Effect.map((chunks) => {
-          const parts = Array.from(chunks)
-          const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0))
-          let o = 0
-          for (const p of parts) {
-            out.set(p, o)
-            o += p.byteLength
-          }
-          return out
-        }),
+        Effect.map((chunks) => concat(Array.from(chunks))),
         Effect.orDie
       )
     default:

@@ -16,6 +16,7 @@ import * as Node from "../../../src/node.js"
 import * as Reference from "../../../src/Reference.js"
 import * as Repository from "../../../src/Repository.js"
 import * as Transport from "../../../src/Transport.js"
+import { concat } from "../../../src/internal/body.js"
 import type { Registry, User } from "./registry.js"
 
 /** How to build the client. */
@@ -71,14 +72,5 @@ export const digest = (text: string): Digest.Digest => Effect.runSync(Digest.par
 export const readBlob = (repo: Reference.Reference, digest: Digest.Digest, size?: number) =>
   Effect.flatMap(Repository.Repository, (r) =>
     Stream.runCollect(r.getBlob(repo, digest, { size })).pipe(
-      Effect.map((chunks) => {
-        const parts = Chunk.toReadonlyArray(chunks)
-        const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-        let offset = 0
-        for (const p of parts) {
-          out.set(p, offset)
-          offset += p.length
-        }
-        return out
-      })
+      Effect.map((chunks) => concat(Chunk.toReadonlyArray(chunks)))
     ))
