@@ -13,6 +13,8 @@ export * as Auth from "./Auth.js"
 /** @since 0.1.0 */
 export * as BlobCache from "./BlobCache.js"
 /** @since 0.1.0 */
+export * as BlobFile from "./BlobFile.js"
+/** @since 0.1.0 */
 export * as Credentials from "./Credentials.js"
 /** @since 0.1.0 */
 export * as Digest from "./Digest.js"

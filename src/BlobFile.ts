@@ -1,0 +1,67 @@
+/**
+ * Blobs to and from files: a download lands in its file only once every byte is verified, so a
+ * digest that does not match (or a transfer that fails) never leaves a file behind.
+ *
+ * Uses `@effect/platform`'s `FileSystem` (on Node: `NodeFileSystem.layer`, or `NodeContext.layer`).
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import type { PlatformError } from "@effect/platform/Error"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as Digest from "./Digest.js"
+import type * as Reference from "./Reference.js"
+import { type BlobReadError, Repository } from "./Repository.js"
+
+/**
+ * Downloads a blob into `path`: the verified stream is written to a temporary file next to it,
+ * which is renamed to `path` only when the digest (and `size`, when given) matched; on any failure or
+ * interruption the temporary file is removed and `path` is left as it was.
+ *
+ * @example
+ * BlobFile.download(ref, layer.digest, "/tmp/layer.tar.gz", { size: layer.size })
+ *
+ * @since 0.1.0
+ * @category downloads
+ */
+export const download = Effect.fn("BlobFile.download")(function*(
+  repo: Reference.Reference,
+  digest: Digest.Digest,
+  path: string,
+  options: { readonly size?: number | undefined } = {}
+): Effect.fn.Return<void, BlobReadError | PlatformError, Repository | FileSystem.FileSystem> {
+  const fs = yield* FileSystem.FileSystem
+  const repository = yield* Repository
+  const partial = `${path}.partial-${Math.random().toString(36).slice(2, 10)}`
+  yield* Effect.acquireUseRelease(
+    Effect.succeed(partial),
+    (file) =>
+      repository.getBlob(repo, digest, options).pipe(
+        Stream.run(fs.sink(file)),
+        Effect.zipRight(fs.rename(file, path))
+      ),
+    (file, exit) => (exit._tag === "Success" ? Effect.void : Effect.ignore(fs.remove(file)))
+  )
+})
+
+/**
+ * Uploads a file as a blob; the file is streamed (and re-read if a retry needs the bytes again).
+ *
+ * @since 0.1.0
+ * @category uploads
+ */
+export const upload = Effect.fn("BlobFile.upload")(function*(
+  repo: Reference.Reference,
+  path: string,
+  options: { readonly mediaType?: string | undefined; readonly digest?: Digest.Digest | undefined } = {}
+) {
+  const fs = yield* FileSystem.FileSystem
+  const repository = yield* Repository
+  const { size } = yield* fs.stat(path)
+  return yield* repository.putBlob(repo, fs.stream(path), {
+    size: Number(size),
+    ...(options.mediaType === undefined ? {} : { mediaType: options.mediaType }),
+    ...(options.digest === undefined ? {} : { digest: options.digest })
+  })
+})

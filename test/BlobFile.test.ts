@@ -1,0 +1,90 @@
+import { describe, expect, it } from "@effect/vitest"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as BlobFile from "../src/BlobFile.js"
+import * as Credentials from "../src/Credentials.js"
+import * as Digest from "../src/Digest.js"
+import * as node from "../src/node.js"
+import * as Reference from "../src/Reference.js"
+import * as Testing from "../src/testing/index.js"
+
+const content = new Uint8Array(200_000).map((_, i) => (i * 31) % 256)
+
+const withDir = <A, E, R>(f: (dir: string) => Effect.Effect<A, E, R>) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-oci-blobfile-"))),
+    f,
+    (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+  )
+
+const stack = Layer.merge(
+  node.layer({
+    credentials: Credentials.layerAnonymous,
+    transport: { retry: Schedule.recurs(0) },
+    repository: { resume: Schedule.recurs(0) }
+  }),
+  NodeFileSystem.layer
+)
+
+const seeded = Effect.gen(function*() {
+  const registry = yield* Testing.TestRegistry
+  const { digest } = yield* registry.putBlob("files/app", content)
+  const ref = yield* Reference.parse(`${registry.host}/files/app`)
+  return { registry, digest, ref }
+})
+
+describe("BlobFile", () => {
+  it.live("downloads a verified blob into its file, leaving nothing else behind", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const { digest, ref } = yield* seeded
+        const path = Path.join(dir, "blob")
+        yield* BlobFile.download(ref, digest, path, { size: content.byteLength })
+        expect(Digest.compute(Fs.readFileSync(path))).toBe(digest)
+        expect(Fs.readdirSync(dir)).toEqual(["blob"])
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
+  it.live("a blob that does not verify leaves no file, and an existing file untouched", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const { digest, ref } = yield* seeded
+        const path = Path.join(dir, "blob")
+        Fs.writeFileSync(path, "previous content")
+        const error = yield* Effect.flip(BlobFile.download(ref, digest, path, { size: content.byteLength + 1 }))
+        expect(error._tag).toBe("SizeMismatch")
+        expect(Fs.readdirSync(dir)).toEqual(["blob"])
+        expect(Fs.readFileSync(path, "utf8")).toBe("previous content")
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
+  it.live("a transfer that breaks off (resume disabled) leaves no file", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const { digest, ref, registry } = yield* seeded
+        yield* registry.setFaults([{ method: "GET", path: /\/blobs\//, action: Testing.FaultAction.cutBody(50_000) }])
+        const path = Path.join(dir, "blob")
+        const error = yield* Effect.flip(BlobFile.download(ref, digest, path))
+        expect(error._tag).toBe("TransportError")
+        expect(Fs.readdirSync(dir)).toEqual([])
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
+  it.live("uploads a file as a blob and reads it back", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const registry = yield* Testing.TestRegistry
+        const ref = yield* Reference.parse(`${registry.host}/files/upload`)
+        const source = Path.join(dir, "source")
+        Fs.writeFileSync(source, content)
+        const descriptor = yield* BlobFile.upload(ref, source, { mediaType: "application/octet-stream" })
+        expect(descriptor).toMatchObject({ digest: Digest.compute(content), size: content.byteLength })
+        expect(yield* registry.hasBlob("files/upload", descriptor.digest)).toBe(true)
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+})
