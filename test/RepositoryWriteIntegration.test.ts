@@ -215,9 +215,10 @@ describe("mounts against the embedded registry", () => {
       expect(descriptor.digest).toBe(Digest.compute(blob))
       const log = yield* registry.requests
       const scopes = log.filter((r) => r.path === "/token").map((r) => r.query["scope"]?.split(" ").sort())
-      // the HEAD's token, then the mount's: push on the target, pull on the source
+      // the existence HEAD already asks for push (the upload needs it anyway), then the mount adds
+      // pull on the source
       expect(scopes).toEqual([
-        ["repository:alice/app:pull"],
+        ["repository:alice/app:pull,push"],
         ["repository:alice/app:pull,push", "repository:alice/base:pull"]
       ])
       expect(uploadRequests(log)).toEqual(["POST 201"])

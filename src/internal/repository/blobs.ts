@@ -11,7 +11,7 @@ import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import { pullScope } from "../../Auth.js"
+import { pullScope, type Scope } from "../../Auth.js"
 import * as BlobCache from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
 import * as Metrics from "../../Metrics.js"
@@ -24,10 +24,10 @@ const blobUnknown = () => new BlobUnknown({ status: 404, message: "blob unknown 
 const blobUrl = (ctx: Context, target: Target, digest: Digest.Digest) => repoUrl(ctx, target, `blobs/${digest}`)
 
 /** HEAD a blob, without the cache. @internal */
-export const head = (ctx: Context, target: Target, digest: Digest.Digest) =>
+export const head = (ctx: Context, target: Target, digest: Digest.Digest, scope: Scope = pullScope(target.repository)) =>
   Effect.gen(function*() {
     const url = blobUrl(ctx, target, digest)
-    const response = yield* send(ctx, target.registry, HttpClientRequest.head(url), [pullScope(target.repository)])
+    const response = yield* send(ctx, target.registry, HttpClientRequest.head(url), [scope])
     if (!isSuccess(response.status)) return yield* refusal(response, blobUnknown)
     const size = Number(response.headers["content-length"])
     if (response.headers["content-length"] === undefined || !Number.isSafeInteger(size) || size < 0) {
@@ -37,9 +37,14 @@ export const head = (ctx: Context, target: Target, digest: Digest.Digest) =>
     return { digest, size, mediaType } satisfies BlobCache.BlobDescriptor
   })
 
-/** The blob's descriptor: from the cache when it knows it, else a HEAD (which fills the cache). @internal */
-export const stat = (ctx: Context, target: Target, digest: Digest.Digest) =>
-  BlobCache.cached(ctx.cache, digest, `${target.registry}/${target.repository}`, head(ctx, target, digest))
+/**
+ * The blob's descriptor: from the cache when it knows it, else a HEAD (which fills the cache). A push
+ * passes its push scope so the HEAD reuses the token the upload needs anyway.
+ *
+ * @internal
+ */
+export const stat = (ctx: Context, target: Target, digest: Digest.Digest, scope?: Scope) =>
+  BlobCache.cached(ctx.cache, digest, `${target.registry}/${target.repository}`, head(ctx, target, digest, scope))
 
 /** `bytes a-b/total` or `bytes a-b/*`. @internal */
 export const parseContentRange = (

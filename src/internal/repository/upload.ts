@@ -15,6 +15,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import { pushScope } from "../../Auth.js"
 import type { BlobDescriptor } from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
 import { DigestMismatch, safeUrl, SizeMismatch } from "../../RegistryError.js"
@@ -232,7 +233,7 @@ const collect = <E, R>(body: Stream.Stream<Uint8Array, E, R>, size: number) =>
 
 /** The registry's descriptor of a blob it has, or undefined (cache first, then HEAD). */
 const existing = (ctx: UploadContext, target: Target, digest: Digest.Digest) =>
-  Blobs.stat(ctx, target, digest).pipe(
+  Blobs.stat(ctx, target, digest, pushScope(target.repository)).pipe(
     Effect.map((d): BlobDescriptor | undefined => d),
     Effect.catchTags({ BlobUnknown: () => Effect.succeed(undefined), NameUnknown: () => Effect.succeed(undefined) })
   )
