@@ -22,12 +22,12 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
-import type * as Stream from "effect/Stream"
+import * as Stream from "effect/Stream"
 import * as internal from "./internal/transport.js"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import { InvalidResponse } from "./RegistryError.js"
 import type {
-  InvalidResponse,
   RequestTimeout,
   TooManyRequests,
   TransportError,
@@ -254,3 +254,47 @@ export const bodyStream = (
   response: HttpClientResponse.HttpClientResponse
 ): Stream.Stream<Uint8Array, TransportError | RequestTimeout> =>
   response.stream as unknown as Stream.Stream<Uint8Array, TransportError | RequestTimeout>
+
+/**
+ * What `GET /v2/` says about a registry.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface PingResult {
+  /** 200 (open) or 401 (needs authentication; see `authenticate`). */
+  readonly status: number
+  /** The `Docker-Distribution-API-Version` header (`registry/2.0`), when sent. */
+  readonly apiVersion: string | undefined
+  /** The raw `WWW-Authenticate` challenge of a 401. */
+  readonly authenticate: string | undefined
+}
+
+/**
+ * Pings a registry (`GET /v2/`, unauthenticated): tells whether it speaks the v2 API and how it
+ * wants to be authenticated. A registry without the v2 API (404) fails with `InvalidResponse`.
+ *
+ * @example
+ * const { apiVersion, status } = yield* Transport.ping("localhost:5000")
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const ping = (registry: string): Effect.Effect<PingResult, TransportFailure, Transport> =>
+  Effect.gen(function*() {
+    const transport = yield* Transport
+    const url = `${transport.baseUrl(registry)}/v2/`
+    const response = yield* transport.execute(HttpClientRequest.get(url))
+    yield* Effect.ignore(Stream.runDrain(bodyStream(response)))
+    if (response.status !== 200 && response.status !== 401) {
+      return yield* new InvalidResponse({
+        reason: `GET /v2/ answered ${response.status}: not an OCI / Docker v2 registry`,
+        url
+      })
+    }
+    return {
+      status: response.status,
+      apiVersion: response.headers["docker-distribution-api-version"],
+      authenticate: response.headers["www-authenticate"]
+    }
+  }).pipe(Effect.withSpan("Transport.ping", { attributes: { registry } }))

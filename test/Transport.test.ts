@@ -377,6 +377,27 @@ describe("Transport basics", () => {
     }).pipe(Effect.provide(Layer.merge(layer, Logger.replace(Logger.defaultLogger, logger))))
   })
 
+  it.effect("pings a registry: API version, challenge, and a non-v2 server refused", () =>
+    Effect.gen(function*() {
+      const open = withTransport(() =>
+        new Response("{}", { status: 200, headers: { "docker-distribution-api-version": "registry/2.0" } })
+      )
+      const ping = yield* Transport.ping("localhost:5000").pipe(Effect.provide(open.layer))
+      expect(ping).toEqual({ status: 200, apiVersion: "registry/2.0", authenticate: undefined })
+      expect(open.fake.requests[0]?.url.toString()).toBe("http://localhost:5000/v2/")
+
+      const locked = withTransport(() =>
+        new Response("", { status: 401, headers: { "www-authenticate": "Basic realm=\"registry\"" } })
+      )
+      const challenged = yield* Transport.ping("ghcr.io").pipe(Effect.provide(locked.layer))
+      expect(challenged).toMatchObject({ status: 401, authenticate: "Basic realm=\"registry\"" })
+      expect(locked.fake.requests[0]?.url.toString()).toBe("https://ghcr.io/v2/")
+
+      const notV2 = withTransport(() => new Response("not here", { status: 404 }))
+      const error = yield* Effect.flip(Transport.ping("example.com").pipe(Effect.provide(notV2.layer)))
+      expect(error._tag).toBe("InvalidResponse")
+    }))
+
   it("parses Retry-After", () => {
     expect(Transport.parseRetryAfter("120", 0)).toBe(120_000)
     expect(Transport.parseRetryAfter(" 0 ", 0)).toBe(0)
