@@ -296,6 +296,11 @@ describe("manifests, tags and referrers against the embedded registry", () => {
         [first.digest, "application/vnd.example.sig", "alice"],
         [second.digest, "application/vnd.example.sig", "bob"]
       ])
+      // deleting a referrer takes it out of the fallback index, keeping the other
+      yield* repo.deleteManifest(Reference.withDigest(ref, first.digest))
+      expect(yield* registry.hasManifest("team/app", first.digest)).toBe(false)
+      const after = yield* repo.referrers(ref, image.digest)
+      expect(after.map((d) => d.digest)).toEqual([second.digest])
     }).pipe(Effect.provide(stack()), Effect.provide(Testing.layer({ referrers: false }))))
 
   it.live("a registry with the referrers API indexes the subject itself: no fallback tag", () =>

@@ -29,21 +29,20 @@ export interface ManifestWriteContext extends Context {
 }
 
 
-/** What {@link addReferrer} did. @internal */
-export type Outcome = "added" | "present"
+/** What an update of the fallback index did. @internal */
+export type Outcome = "added" | "present" | "removed" | "absent"
 
 /**
- * Adds `descriptor` to the fallback index of `subject` (creating the index when there is none),
- * unless it is listed already. The read and the write are tied by `If-Match: <ETag>` when the
- * registry gave an ETag; a 412 starts over with a fresh read, at most `conflictRetries` times.
- *
- * @internal
+ * Edits the fallback index of `subject`: `edit` gets its entries (none when there is no index yet)
+ * and returns the new entries, or `undefined` to leave it as it is. The read and the write are tied
+ * by `If-Match: <ETag>` when the registry gave an ETag; a 412 starts over with a fresh read, at most
+ * `conflictRetries` times. What is kept under that tag is never overwritten unless it is an index.
  */
-export const addReferrer = (
+const updateFallbackIndex = (
   ctx: ManifestWriteContext,
   target: Target,
   subject: Digest.Digest,
-  descriptor: Manifest.Descriptor
+  edit: (entries: ReadonlyArray<Manifest.Descriptor>) => ReadonlyArray<Manifest.Descriptor> | undefined
 ) =>
   Effect.gen(function*() {
     const tag = fallbackTag(subject)
@@ -63,12 +62,13 @@ export const addReferrer = (
         return yield* invalid(`the referrers fallback tag ${tag} holds a ${current.mediaType}, not an image index`, url)
       }
       const entries = current === undefined ? [] : (current.manifest as Manifest.ImageIndex).manifests
-      if (entries.some((d) => d.digest === descriptor.digest)) return "present" as Outcome
+      const edited = edit(entries)
+      if (edited === undefined) return false
       const index = Manifest.encode({
         ...(current === undefined ? {} : current.manifest as Manifest.ImageIndex),
         schemaVersion: 2,
         mediaType: MediaType.OciIndex,
-        manifests: [...entries, descriptor]
+        manifests: [...edited]
       })
       const request = HttpClientRequest.put(url).pipe(
         HttpClientRequest.setHeaders(current?.etag === undefined ? {} : { "if-match": current.etag }),
@@ -84,6 +84,40 @@ export const addReferrer = (
       }
       if (!isSuccess(response.status)) return yield* refusal(response)
       yield* discard(response)
-      return "added" as Outcome
+      return true
     }
   })
+
+/**
+ * Adds `descriptor` to the fallback index of `subject` (creating the index when there is none),
+ * unless it is listed already.
+ *
+ * @internal
+ */
+export const addReferrer = (
+  ctx: ManifestWriteContext,
+  target: Target,
+  subject: Digest.Digest,
+  descriptor: Manifest.Descriptor
+) =>
+  updateFallbackIndex(ctx, target, subject, (entries) =>
+    entries.some((d) => d.digest === descriptor.digest) ? undefined : [...entries, descriptor]).pipe(
+      Effect.map((changed): Outcome => (changed ? "added" : "present"))
+    )
+
+/**
+ * Removes the manifest `digest` from the fallback index of `subject` (after that manifest was
+ * deleted), keeping the other entries.
+ *
+ * @internal
+ */
+export const removeReferrer = (
+  ctx: ManifestWriteContext,
+  target: Target,
+  subject: Digest.Digest,
+  digest: Digest.Digest
+) =>
+  updateFallbackIndex(ctx, target, subject, (entries) =>
+    entries.some((d) => d.digest === digest) ? entries.filter((d) => d.digest !== digest) : undefined).pipe(
+      Effect.map((changed): Outcome => (changed ? "removed" : "absent"))
+    )

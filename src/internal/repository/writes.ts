@@ -23,7 +23,7 @@ import {
 } from "../../RegistryError.js"
 import { isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import * as Manifests from "./manifests.js"
-import { addReferrer, type ManifestWriteContext } from "./referrersPush.js"
+import { addReferrer, type ManifestWriteContext, removeReferrer } from "./referrersPush.js"
 import { checkDigestHeader, discard } from "./uploadSession.js"
 
 /** A manifest to push: one we encoded or decoded, or raw bytes with their media type. @internal */
@@ -71,11 +71,9 @@ export const putManifest = (ctx: ManifestWriteContext, ref: Reference.Reference,
     yield* Effect.annotateCurrentSpan({ "oci.manifest.digest": digest, "oci.manifest.media_type": input.mediaType })
     const subject = Option.flatMapNullable(decoded, (d) => Manifest.subject(d.manifest))
     if (Option.isNone(subject) || Option.isNone(decoded)) return digest
-    if (indexed) {
-      ctx.referrersApi.set(ref.registry, true)
-      return digest
-    }
-    if (!ctx.referrersFallback.enabled) return digest
+    // A registry with the referrers API answers a manifest with a subject with `OCI-Subject`.
+    ctx.referrersApi.set(ref.registry, indexed)
+    if (indexed || !ctx.referrersFallback.enabled) return digest
     const descriptor = Manifest.referrerDescriptor({ ...decoded.value, digest, size: input.bytes.byteLength })
     const outcome = yield* addReferrer(ctx, ref, subject.value.digest, descriptor)
     yield* Effect.logDebug("referrers fallback index updated").pipe(
@@ -84,7 +82,12 @@ export const putManifest = (ctx: ManifestWriteContext, ref: Reference.Reference,
     return digest
   })
 
-/** `deleteManifest`: by digest only (removing a tag is `untag`). @internal */
+/**
+ * `deleteManifest`: by digest only (removing a tag is `untag`). On a registry known to lack the
+ * referrers API, a manifest with a `subject` is also removed from its subject's fallback index.
+ *
+ * @internal
+ */
 export const deleteManifest = (ctx: ManifestWriteContext, ref: Reference.Reference) =>
   Effect.gen(function*() {
     if (ref.digest === undefined) {
@@ -93,10 +96,31 @@ export const deleteManifest = (ctx: ManifestWriteContext, ref: Reference.Referen
         reason: "deleting a manifest needs its digest (to remove a tag, untag it)"
       })
     }
+    // Where the client keeps referrers itself (the registry is known to lack the referrers API), the
+    // deleted manifest must leave its subject's fallback index too: learn its subject before it is
+    // gone. Elsewhere a delete stays one request.
+    const keepsFallback = ctx.referrersFallback.enabled && ctx.referrersApi.get(ref.registry) === false
+    const subject = keepsFallback
+      ? yield* Manifests.get(ctx, ref).pipe(
+        Effect.map((fetched) => Manifest.subject(fetched.manifest)?.digest),
+        Effect.orElseSucceed(() => undefined)
+      )
+      : undefined
     const request = HttpClientRequest.del(repoUrl(ctx, ref, `manifests/${ref.digest}`))
     const response = yield* send(ctx, ref.registry, request, deleteScope(ref))
     if (!isSuccess(response.status)) return yield* refusal(response, manifestUnknown)
     yield* discard(response)
+    if (subject !== undefined) {
+      // The manifest is gone either way: a fallback index that cannot be updated is worth a warning,
+      // not a failed delete.
+      yield* removeReferrer(ctx, ref, subject, ref.digest).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning("could not update the referrers fallback index").pipe(
+            Effect.annotateLogs({ subject, error: error._tag })
+          )
+        )
+      )
+    }
   })
 
 /** `deleteBlob`: the BlobCache forgets the blob in this repository whatever the answer. @internal */
