@@ -266,6 +266,16 @@ export const isDockerManifestList: (manifest: Manifest) => manifest is DockerMan
 export const isImageManifest: (manifest: Manifest) => manifest is ImageManifest = decoder.isImageManifest
 /** A Docker image manifest v2 schema 2. @since 0.1.0 @category guards */
 export const isDockerManifest: (manifest: Manifest) => manifest is DockerManifest = decoder.isDockerManifest
+/**
+ * A single-platform image manifest in a current format: OCI image manifest or Docker v2 schema 2 —
+ * both have a `config` and `layers`. What `Repository.getManifestForPlatform` gives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Image = ImageManifest | DockerManifest
+/** An OCI image manifest or a Docker v2 schema 2 manifest (see {@link Image}). @since 0.1.0 @category guards */
+export const isImage = (manifest: Manifest): manifest is Image => isImageManifest(manifest) || isDockerManifest(manifest)
 /** A Docker schema 1 manifest, signed or not. @since 0.1.0 @category guards */
 export const isSchema1: (manifest: Manifest) => manifest is DockerSchema1 | DockerSchema1Signed = decoder.isSchema1
 

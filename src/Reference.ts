@@ -178,10 +178,11 @@ export const familiar = (ref: Reference): string => {
 }
 
 /**
- * A copy with the tag set (an existing digest is kept). Fails if the tag breaks the tag rule.
+ * The same repository at another tag. Any digest is dropped: the result names what the tag points
+ * to, like `docker pull app:v2`. Fails if the tag breaks the tag rule.
  *
  * @example
- * Reference.withTag(ref, "v2") // Effect<Reference, InvalidReference>
+ * Reference.withTag(ref, "v2") // app:v1@sha256:… → app:v2  (Effect<Reference, InvalidReference>)
  *
  * @since 0.1.0
  * @category combinators
@@ -192,17 +193,38 @@ export const withTag: {
 } = dual(2, (self: Reference, tag: string): Effect.Effect<Reference, InvalidReference> => {
   const problem = internal.checkTag(tag)
   return problem === undefined
-    ? Either.right(unsafeMake({ ...fields(self), tag }))
+    ? Either.right(unsafeMake({ registry: self.registry, repository: self.repository, tag }))
     : Either.left(new InvalidReference({ input: tag, reason: problem }))
 })
 
 /**
- * A copy with the digest set (an existing tag is kept).
+ * The same repository at a digest — how an index's child manifest, a blob's repository or a pinned
+ * image is addressed. Any tag is dropped, so the result is exactly `registry/repository@digest`.
+ * To keep the tag as well (`app:v1@sha256:…`, a pinned form for display), use {@link pin}.
+ *
+ * @example
+ * Reference.withDigest(ref, child.digest) // app:v1 → app@sha256:…
  *
  * @since 0.1.0
  * @category combinators
  */
 export const withDigest: {
+  (digest: Digest.Digest): (self: Reference) => Reference
+  (self: Reference, digest: Digest.Digest): Reference
+} = dual(
+  2,
+  (self: Reference, digest: Digest.Digest): Reference =>
+    unsafeMake({ registry: self.registry, repository: self.repository, digest })
+)
+
+/**
+ * Keeps the tag and adds (or replaces) the digest: `app:v1` → `app:v1@sha256:…`. Registries address
+ * such a reference by its digest; the tag is only for people reading it.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const pin: {
   (digest: Digest.Digest): (self: Reference) => Reference
   (self: Reference, digest: Digest.Digest): Reference
 } = dual(2, (self: Reference, digest: Digest.Digest): Reference => unsafeMake({ ...fields(self), digest }))

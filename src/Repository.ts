@@ -183,6 +183,30 @@ export type TagError = InvalidReference | ManifestReadError | ManifestWriteError
 export type UntagError = ManifestUnknown | Unsupported | InvalidReference | RequestFailure
 
 /**
+ * Everything a Repository call can fail with: the union of every operation's error type (a body
+ * stream's own errors aside), for your own signatures and `catchTags`.
+ *
+ * @example
+ * const pull = (ref: Reference.Reference): Effect.Effect<void, Repository.Error, Repository.Repository> => …
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type Error =
+  | ManifestReadError
+  | Manifests.PlatformNotFound
+  | BlobReadError
+  | ListingError
+  | BlobWriteError
+  | UploadSessionError
+  | MountError
+  | ManifestWriteError
+  | ManifestDeleteError
+  | BlobDeleteError
+  | TagError
+  | UntagError
+
+/**
  * How `putBlob` sends a blob: `monolithic` (POST, then one PUT with the blob), `chunked` (PATCHes
  * with `Content-Range`, resumable), `streamed` (one PATCH of unknown length, digest computed on the
  * way), or `auto` (monolithic below the threshold when the size is known, else chunked).
@@ -236,6 +260,15 @@ export type ManifestInput = Writes.ManifestInput
 export interface FetchedManifest extends Manifests.Fetched {}
 
 /**
+ * A fetched single-platform image manifest — OCI image manifest or Docker v2 schema 2, so
+ * `manifest.config` and `manifest.layers` are there: what `getManifestForPlatform` gives.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FetchedImage extends Manifests.FetchedImage {}
+
+/**
  * The result of a conditional manifest GET (`If-None-Match`).
  *
  * @since 0.1.0
@@ -274,12 +307,17 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
     etag: string,
     options?: ManifestReadOptions
   ) => Effect.Effect<ConditionalManifest, ManifestReadError>
-  /** The manifest for a platform: an index is resolved to its matching entry. */
+  /**
+   * The image manifest for a platform: an index (or Docker manifest list) is resolved to its
+   * matching entry, fetched by digest; an image manifest is returned as it is. Anything but an OCI
+   * or Docker v2 image manifest at the end (a schema 1 manifest, an index in an index) fails with
+   * `UnsupportedMediaType` — `getManifest` reads those.
+   */
   readonly getManifestForPlatform: (
     ref: Reference.Reference,
     platform: Manifest.Platform,
     options?: ManifestReadOptions
-  ) => Effect.Effect<FetchedManifest, ManifestReadError | Manifests.PlatformNotFound>
+  ) => Effect.Effect<FetchedImage, ManifestReadError | Manifests.PlatformNotFound>
   /** The descriptor (media type, digest, size) a tag or digest points to: HEAD, GET when HEAD has no digest. */
   readonly resolve: (
     ref: Reference.Reference,

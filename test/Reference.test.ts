@@ -252,12 +252,13 @@ describe("Reference formatting", () => {
   })
 })
 
-describe("Reference.withTag / withDigest", () => {
-  it.effect("replaces the tag and keeps the digest", () =>
+describe("Reference.withTag / withDigest / pin", () => {
+  it.effect("withTag names the tag alone: the digest goes", () =>
     Effect.gen(function*() {
       const ref = ok(`app:v1@${sha256}`)
       const retagged = yield* Reference.withTag(ref, "v2")
-      expect(Reference.format(retagged)).toBe(`docker.io/library/app:v2@${sha256}`)
+      expect(Reference.format(retagged)).toBe("docker.io/library/app:v2")
+      expect(retagged.digest).toBeUndefined()
       const piped = yield* ok("app").pipe(Reference.withTag("latest"))
       expect(Reference.format(piped)).toBe("docker.io/library/app:latest")
     }))
@@ -272,10 +273,17 @@ describe("Reference.withTag / withDigest", () => {
       expect(long.reason).toMatch(/at most 128/)
     }))
 
-  it("replaces the digest and keeps the tag", () => {
+  it("withDigest names the digest alone: the tag goes", () => {
     const ref = Reference.withDigest(ok(`app:v1@${sha256}`), sha512)
-    expect(Reference.format(ref)).toBe(`docker.io/library/app:v1@${sha512}`)
-    expect(Reference.format(ok("app").pipe(Reference.withDigest(sha256)))).toBe(`docker.io/library/app@${sha256}`)
+    expect(Reference.format(ref)).toBe(`docker.io/library/app@${sha512}`)
+    expect(ref.tag).toBeUndefined()
+    expect(Equal.equals(ref, ok(`app@${sha512}`))).toBe(true)
+    expect(Reference.format(ok("ghcr.io/o/app:v1").pipe(Reference.withDigest(sha256)))).toBe(`ghcr.io/o/app@${sha256}`)
+  })
+
+  it("pin keeps the tag and sets the digest", () => {
+    expect(Reference.format(Reference.pin(ok(`app:v1@${sha256}`), sha512))).toBe(`docker.io/library/app:v1@${sha512}`)
+    expect(Reference.format(ok("app:v1").pipe(Reference.pin(sha256)))).toBe(`docker.io/library/app:v1@${sha256}`)
   })
 })
 

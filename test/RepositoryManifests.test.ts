@@ -78,7 +78,24 @@ const manifestList = jsonBytes({
   ]
 })
 
+const schema1 = jsonBytes({
+  schemaVersion: 1,
+  name: "demo/app",
+  tag: "old",
+  architecture: "amd64",
+  fsLayers: [{ blobSum: d("old-layer") }],
+  history: [{ v1Compatibility: "{}" }]
+})
+// An index whose linux/amd64 entry is itself an index: not an image manifest at the end.
+const nested = jsonBytes({
+  schemaVersion: 2,
+  mediaType: MediaType.OciIndex,
+  manifests: [entry(index, MediaType.OciIndex, { os: "linux", architecture: "amd64" })]
+})
+
 const store = manifestStore([
+  { bytes: schema1, mediaType: MediaType.DockerSchema1, tags: ["old"] },
+  { bytes: nested, mediaType: MediaType.OciIndex, tags: ["nested"] },
   { bytes: image, mediaType: MediaType.OciManifest, tags: ["v1"] },
   { bytes: index, mediaType: MediaType.OciIndex, tags: ["multi"] },
   { bytes: amd64, mediaType: MediaType.OciManifest },
@@ -448,6 +465,33 @@ describe("getManifestForPlatform", () => {
     }).pipe(Effect.provide(t.layer))
   })
 
+  it.effect("the result is typed as an image manifest: config and layers are there", () => {
+    const t = setup(store)
+    return Effect.gen(function*() {
+      const fetched = yield* withRepo((r) => Effect.flatMap(platform("linux/amd64"), (p) => r.getManifestForPlatform(ref(":list"), p)))
+      // No narrowing needed: a compile error here means the signature widened again.
+      const layers: ReadonlyArray<Manifest.Descriptor> = fetched.manifest.layers
+      expect(layers.map((l) => l.digest)).toEqual([d("dlayer-amd64")])
+      expect(fetched.manifest.config.mediaType).toBe(MediaType.DockerConfig)
+    }).pipe(Effect.provide(t.layer))
+  })
+
+  it.effect.each([
+    ["a schema 1 manifest", ":old", MediaType.DockerSchema1, 1],
+    ["an index nested in the index", ":nested", MediaType.OciIndex, 2]
+  ] as const)("%s is UnsupportedMediaType (getManifest reads it)", ([_, target, mediaType, requests]) => {
+    const t = setup(store)
+    return Effect.gen(function*() {
+      const error = yield* failureOf(
+        withRepo((r) => Effect.flatMap(platform("linux/amd64"), (p) => r.getManifestForPlatform(ref(target), p)))
+      )
+      expect(error).toMatchObject({ _tag: "UnsupportedMediaType", mediaType })
+      expect(t.requests).toHaveLength(requests)
+      const read = yield* withRepo((r) => r.getManifest(ref(target)))
+      expect(read.mediaType).toBe(mediaType)
+    }).pipe(Effect.provide(t.layer))
+  })
+
   it.effect("a child whose bytes do not match the index entry's digest is a DigestMismatch", () => {
     const t = setup((request, i) =>
       i === 0 ? store(request, i) : manifestResponse(amd64, MediaType.OciManifest, { digest: null })
@@ -460,10 +504,10 @@ describe("getManifestForPlatform", () => {
     }).pipe(Effect.provide(t.layer))
   })
 
-  it.effect("the child keeps the repository and registry of the index", () => {
+  it.effect("the child keeps the repository and registry of the index, and is fetched by digest alone", () => {
     const t = setup(store)
     return Effect.gen(function*() {
-      const target = Reference.withDigest(ref(":multi"), Digest.compute(index))
+      const target = Reference.pin(ref(":multi"), Digest.compute(index))
       yield* withRepo((r) => Effect.flatMap(platform("linux/amd64"), (p) => r.getManifestForPlatform(target, p)))
       expect(t.requests.map((r) => r.url.host)).toEqual([registry, registry])
       expect(t.lines()).toEqual([`GET ${path(Digest.compute(index))}`, `GET ${path(Digest.compute(amd64))}`])

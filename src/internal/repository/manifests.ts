@@ -15,6 +15,7 @@ import * as Manifest from "../../Manifest.js"
 import * as MediaType from "../../MediaType.js"
 import * as Reference from "../../Reference.js"
 import { DigestMismatch, ManifestUnknown } from "../../RegistryError.js"
+import { UnsupportedMediaType } from "../manifestSchema.js"
 import { type Context, isSuccess, refusal, repoUrl, send } from "./http.js"
 
 /** Options of a manifest read. @internal */
@@ -132,16 +133,27 @@ export class PlatformNotFound extends Schema.TaggedError<PlatformNotFound>()("Pl
   available: Schema.Array(Schema.String)
 }) {}
 
+/** A fetched single-platform image manifest (OCI or Docker v2 schema 2). @internal */
+export interface FetchedImage extends Fetched {
+  readonly manifest: Manifest.Image
+}
+
+const asImage = (fetched: Fetched): Effect.Effect<FetchedImage, UnsupportedMediaType> =>
+  Manifest.isImage(fetched.manifest)
+    ? Effect.succeed({ ...fetched, manifest: fetched.manifest })
+    : Effect.fail(new UnsupportedMediaType({ mediaType: fetched.mediaType }))
+
 /**
- * The manifest for a platform: an index is resolved to the matching entry; a single-platform
- * manifest is returned as it is.
+ * The image manifest for a platform: an index is resolved to the matching entry (fetched by digest);
+ * an image manifest is returned as it is. Anything else — a schema 1 manifest, an index nested in
+ * the index — is `UnsupportedMediaType` here (`get` still reads it).
  *
  * @internal
  */
 export const getForPlatform = (ctx: Context, ref: Reference.Reference, platform: Manifest.Platform, options: ReadOptions = {}) =>
   Effect.gen(function*() {
     const top = yield* get(ctx, ref, options)
-    if (!Manifest.isIndex(top.manifest)) return top
+    if (!Manifest.isIndex(top.manifest)) return yield* asImage(top)
     const entry = Manifest.matchPlatform(top.manifest, platform)
     if (Option.isNone(entry)) {
       return yield* new PlatformNotFound({
@@ -152,5 +164,5 @@ export const getForPlatform = (ctx: Context, ref: Reference.Reference, platform:
         )
       })
     }
-    return yield* get(ctx, Reference.withDigest(ref, entry.value.digest), options)
+    return yield* asImage(yield* get(ctx, Reference.withDigest(ref, entry.value.digest), options))
   })
