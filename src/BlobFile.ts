@@ -12,7 +12,7 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as Digest from "./Digest.js"
 import type * as Reference from "./Reference.js"
-import { type BlobReadError, Repository } from "./Repository.js"
+import { type BlobReadError, reopenable, Repository } from "./Repository.js"
 
 /**
  * Downloads a blob into `path`: the verified stream is written to a temporary file next to it,
@@ -46,7 +46,9 @@ export const download = Effect.fn("BlobFile.download")(function*(
 })
 
 /**
- * Uploads a file as a blob; the file is streamed (and re-read if a retry needs the bytes again).
+ * Uploads a file as a blob. The file is streamed, and is a {@link Repository.Reopenable}: when the
+ * upload must recover it is opened again where the registry stands (from byte 0 only for a fresh
+ * session).
  *
  * @since 0.1.0
  * @category uploads
@@ -59,7 +61,8 @@ export const upload = Effect.fn("BlobFile.upload")(function*(
   const fs = yield* FileSystem.FileSystem
   const repository = yield* Repository
   const { size } = yield* fs.stat(path)
-  return yield* repository.putBlob(repo, fs.stream(path), {
+  const body = reopenable((offset) => fs.stream(path, { offset: BigInt(offset) }), { size: Number(size) })
+  return yield* repository.putBlob(repo, body, {
     size: Number(size),
     ...(options.mediaType === undefined ? {} : { mediaType: options.mediaType }),
     ...(options.digest === undefined ? {} : { digest: options.digest })

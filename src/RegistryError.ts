@@ -361,6 +361,24 @@ export class BodyTooLarge extends Schema.TaggedError<BodyTooLarge>()("BodyTooLar
 }) {}
 
 /**
+ * An upload had to read its body again to recover (a connection cut, a session the registry
+ * dropped) but the body is a one-shot `Stream`, which cannot be re-read. The upload's sessions
+ * were cancelled. Pass `Repository.reopenable(…)`, bytes, or use `BlobFile.upload` for a file.
+ *
+ * @since 0.1.0
+ * @category client errors
+ */
+export class BodyNotReplayable extends Schema.TaggedError<BodyNotReplayable>()("BodyNotReplayable", {
+  /** Why the body was needed again. */
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the upload body cannot be re-read (${this.reason}): a Stream runs once; ` +
+      "pass Repository.reopenable(…), bytes, or a file (BlobFile.upload) so that the upload can recover"
+  }
+}
+
+/**
  * A string is not a valid image reference; `reason` says which rule it breaks.
  *
  * @since 0.1.0

@@ -33,6 +33,7 @@ import * as Manifests from "./internal/repository/manifests.js"
 import * as Referrers from "./internal/repository/referrers.js"
 import type { ManifestWriteContext } from "./internal/repository/referrersPush.js"
 import * as Upload from "./internal/repository/upload.js"
+import * as UploadBodies from "./internal/repository/uploadBody.js"
 import type { CannotResume, UploadContext, UploadSession } from "./internal/repository/uploadSession.js"
 import * as Writes from "./internal/repository/writes.js"
 import * as internalTransport from "./internal/transport.js"
@@ -40,6 +41,7 @@ import type * as Manifest from "./Manifest.js"
 import type * as Reference from "./Reference.js"
 import type {
   BlobUnknown,
+  BodyNotReplayable,
   BlobUploadInvalid,
   BlobUploadUnknown,
   BodyTooLarge,
@@ -144,6 +146,7 @@ export type BlobWriteError =
   | NameInvalid
   | InvalidResponse
   | CannotResume
+  | BodyNotReplayable
   | RequestFailure
 
 /** Errors of the upload session calls (start, status, cancel). @since 0.1.0 @category errors */
@@ -215,6 +218,48 @@ export type Error =
  * @category models
  */
 export type UploadStrategy = Upload.Strategy
+
+/**
+ * A body that can be opened again from any byte offset — a file, a ranged read of another
+ * registry's blob, bytes kept elsewhere. Build one with {@link reopenable}. An upload that must
+ * recover (a connection cut, a session the registry dropped) re-opens it where the registry
+ * stands instead of sending everything again.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Reopenable<E = never, R = never> extends UploadBodies.Reopenable<E, R> {}
+
+/**
+ * What an upload sends: bytes, a {@link Reopenable}, or a `Stream`. Bytes and a `Reopenable` can
+ * be read again, so every recovery works; a `Stream` is read once: when a recovery needs bytes
+ * already read (a new session from byte 0, a registry that lost data) the upload fails with
+ * `BodyNotReplayable`, after cancelling its sessions.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type UploadBody<E = never, R = never> = Uint8Array | Stream.Stream<Uint8Array, E, R> | Reopenable<E, R>
+
+/**
+ * Builds a {@link Reopenable} from `open(offset)`, which returns the body from its byte `offset`
+ * on (`offset` 0: the whole body). `size`, when known, is the body's length.
+ *
+ * @example
+ * // another registry's blob as the body of a push: a recovery re-reads only what is missing
+ * const body = Repository.reopenable(
+ *   (offset) => source.getBlobRange(from, digest, { offset }),
+ *   { size }
+ * )
+ * yield* target.putBlob(to, body, { digest, size })
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const reopenable: <E = never, R = never>(
+  open: (offset: number) => Stream.Stream<Uint8Array, E, R>,
+  options?: { readonly size?: number | undefined }
+) => Reopenable<E, R> = UploadBodies.reopenable
 
 /**
  * Options of `putBlob`.
@@ -373,15 +418,16 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
    * first. The registry's `Docker-Content-Digest` is checked against ours. A session that does not
    * commit — failure or interruption — is cancelled (DELETE).
    *
-   * The body `Stream` must be re-runnable (a file, a generator; not a one-shot Node stream): a
-   * request resent after a refused token or a failed chunk runs it again.
+   * A failed request (a connection cut, a 5xx, a session the registry refused or forgot) is
+   * recovered from where the registry stands, or with a fresh session; see {@link UploadBody}
+   * for which bodies can be read again.
    *
    * @example
    * const layer = yield* repo.putBlob(ref, fileStream, { size, strategy: "chunked" })
    */
   readonly putBlob: <E = never, R = never>(
     repo: Reference.Reference,
-    body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
+    body: UploadBody<E, R>,
     options?: PutBlobOptions
   ) => Effect.Effect<BlobDescriptor, BlobWriteError | E, R>
   /**
@@ -408,7 +454,7 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
   readonly resumeUpload: <E = never, R = never>(
     repo: Reference.Reference,
     session: UploadSession,
-    body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
+    body: UploadBody<E, R>,
     options?: ResumeUploadOptions
   ) => Effect.Effect<BlobDescriptor, BlobWriteError | E, R>
   /** Cancels a session (`DELETE`); one the registry no longer knows counts as cancelled. */

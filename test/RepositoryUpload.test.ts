@@ -5,7 +5,7 @@ import * as Fiber from "effect/Fiber"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Digest from "../src/Digest.js"
-import type * as Repository from "../src/Repository.js"
+import * as Repository from "../src/Repository.js"
 import * as FakeHttp from "./support/FakeHttp.js"
 import { base, randomBytes, ref, repository, setup, type SetupOptions, withRepo } from "./support/RepositoryFixture.js"
 import { concat } from "../src/internal/body.js"
@@ -175,8 +175,18 @@ const pieces = (bytes: Uint8Array, sizes: ReadonlyArray<number>) =>
     return Stream.fromIterable(out)
   })
 
+/** `bytes` as a Reopenable body (in pieces of the given sizes), recording the offsets it is opened at. */
+const reopenablePieces = (bytes: Uint8Array, sizes: ReadonlyArray<number>) => {
+  const opens: Array<number> = []
+  const body = Repository.reopenable((offset) => {
+    opens.push(offset)
+    return pieces(bytes.subarray(offset), sizes)
+  }, { size: bytes.byteLength })
+  return { body, opens }
+}
+
 const put = (
-  body: Uint8Array | Stream.Stream<Uint8Array, never>,
+  body: Repository.UploadBody,
   options?: Repository.PutBlobOptions
 ) => withRepo((repo) => repo.putBlob(target, body, options))
 
@@ -239,7 +249,20 @@ describe("monolithic", () => {
     }).pipe(Effect.provide(w.layer))
   })
 
-  it.effect("a stream of unknown digest is read once to learn it, then sent", () => {
+  it.effect("a reopenable body of unknown digest is read once to learn it, then opened again to send", () => {
+    const w = world()
+    const blob = randomBytes(50)
+    const { body, opens } = reopenablePieces(blob, [7])
+    return Effect.gen(function*() {
+      const descriptor = yield* put(body, { strategy: "monolithic" })
+      expect(opens).toEqual([0, 0])
+      expect(descriptor.digest).toBe(Digest.compute(blob))
+      expect(w.summary()).toEqual([`HEAD blobs/${descriptor.digest}`, "POST blobs/uploads/", "PUT blobs/uploads/u1"])
+      expect(w.sent().at(-1)!.body).toEqual(blob)
+    }).pipe(Effect.provide(w.layer))
+  })
+
+  it.effect("a one-shot stream of unknown digest is read once, into memory, and sent from there", () => {
     const w = world()
     const blob = randomBytes(50)
     let runs = 0
@@ -249,9 +272,9 @@ describe("monolithic", () => {
     })
     return Effect.gen(function*() {
       const descriptor = yield* put(body, { strategy: "monolithic" })
-      expect(runs).toBe(2)
+      expect(runs).toBe(1)
       expect(descriptor.digest).toBe(Digest.compute(blob))
-      expect(w.summary()).toEqual([`HEAD blobs/${descriptor.digest}`, "POST blobs/uploads/", "PUT blobs/uploads/u1"])
+      expect(w.sent().at(-1)!.body).toEqual(blob)
     }).pipe(Effect.provide(w.layer))
   })
 
@@ -494,9 +517,9 @@ describe("resume", () => {
       }
     })
     const t = setup(server.handler)
-    const body = Stream.suspend(() => {
+    const body = Repository.reopenable((offset) => {
       runs++
-      return pieces(blob, [5])
+      return pieces(blob.subarray(offset), [5])
     })
     return Effect.gen(function*() {
       yield* withRepo((repo) => repo.putBlob(target, body, { chunkSize: 4 }))
@@ -504,6 +527,37 @@ describe("resume", () => {
       const patches = t.requests.filter((r) => r.method === "PATCH")
       expect(ranges(patches)).toEqual(["0-3", "4-7", "8-11", "2-5", "6-9", "10-11"])
       expect(server.blobs.get(Digest.compute(blob))).toEqual(blob)
+    }).pipe(Effect.provide(t.layer))
+  })
+
+  it.effect("a one-shot stream that must be read again fails with BodyNotReplayable, and the session is cancelled", () => {
+    let runs = 0
+    const blob = randomBytes(12)
+    const server = uploadServer({
+      fault: (r) => {
+        if (r.method === "PATCH" && r.headers["content-range"] === "8-11") {
+          // the registry rolls back to 2 bytes: bytes already read would be needed again
+          const upload = server.uploads.get("u1")!
+          upload.parts.splice(0, upload.parts.length, concatAll(upload.parts).slice(0, 2))
+          upload.size = 2
+          upload.state++
+          return { answer: FakeHttp.errorBody(500, "UNKNOWN", "storage hiccup") }
+        }
+        return undefined
+      }
+    })
+    const t = setup(server.handler)
+    const body = Stream.suspend(() => {
+      runs++
+      return pieces(blob, [5])
+    })
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(withRepo((repo) => repo.putBlob(target, body, { chunkSize: 4 })))
+      expect(error._tag).toBe("BodyNotReplayable")
+      expect(error.message).toContain("Repository.reopenable")
+      expect(runs).toBe(1)
+      expect(server.cancelled).toEqual(["u1"])
+      expect(server.uploads.size).toBe(0)
     }).pipe(Effect.provide(t.layer))
   })
 
@@ -650,8 +704,9 @@ describe("streamed", () => {
       }
     })
     const blob = randomBytes(30)
+    const { body } = reopenablePieces(blob, [10])
     return Effect.gen(function*() {
-      yield* put(pieces(blob, [10]), { strategy: "streamed", chunkSize: 8 })
+      yield* put(body, { strategy: "streamed", chunkSize: 8 })
       expect(w.summary()).toEqual([
         "POST blobs/uploads/",
         "PATCH blobs/uploads/u1",

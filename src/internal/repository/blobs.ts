@@ -59,8 +59,8 @@ export const parseContentRange = (
   return { start, end, total }
 }
 
-/** Drops the first `count` bytes of a byte stream. */
-const dropBytes = (count: number) => <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
+/** Drops the first `count` bytes of a byte stream. @internal */
+export const dropBytes = (count: number) => <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
   count <= 0 ? self : Stream.suspend(() => {
     let left = count
     return Stream.filterMap(self, (chunk) => {

@@ -10,6 +10,7 @@
  * @internal
  */
 import * as HttpBody from "@effect/platform/HttpBody"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -18,10 +19,11 @@ import * as Stream from "effect/Stream"
 import { pushScope } from "../../Auth.js"
 import type { BlobDescriptor } from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
-import { DigestMismatch, safeUrl, SizeMismatch } from "../../RegistryError.js"
+import { type BodyNotReplayable, DigestMismatch, safeUrl, SizeMismatch } from "../../RegistryError.js"
 import { concat } from "../body.js"
 import * as Blobs from "./blobs.js"
 import type { Target } from "./http.js"
+import { toSource, type UploadBody } from "./uploadBody.js"
 import * as Session from "./uploadSession.js"
 import { type ChunkRun, isResumable, type Progress, type UploadContext, UploadSession } from "./uploadSession.js"
 
@@ -260,24 +262,28 @@ const mounted = (
 export const putBlob = <E, R>(
   ctx: UploadContext,
   target: Target,
-  body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
+  body: UploadBody<E, R>,
   options: PutBlobOptions = {}
 ) =>
   Effect.gen(function*() {
+    const source = toSource(body)
     const mediaType = options.mediaType ?? octetStream
     const algorithm = options.digest === undefined ? "sha256" : Digest.algorithm(options.digest)
     const auto = options.strategy === undefined || options.strategy === "auto"
-    const knownSize = body instanceof Uint8Array ? body.byteLength : options.size
+    const knownSize = source.size ?? options.size
     const strategy: Strategy = auto
       ? knownSize !== undefined && knownSize < ctx.upload.monolithicThreshold ? "monolithic" : "chunked"
       : options.strategy!
     // a small stream of known size is read into memory, so that its digest is known up front
-    const bytes = body instanceof Uint8Array
-      ? body
+    const whole = Stream.suspend(() => source.open(0, "the upload was retried"))
+    const bytes = source.bytes !== undefined
+      ? source.bytes
       : auto && strategy === "monolithic"
-      ? yield* collect(body, options.size!)
+      ? yield* collect(whole, knownSize!)
+      : strategy === "monolithic" && !source.replayable && (options.digest === undefined || options.size === undefined)
+      ? yield* Effect.map(Stream.runCollect(whole), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
       : undefined
-    const stream = bytes === undefined ? body as Stream.Stream<Uint8Array, E, R> : undefined
+    const stream = bytes === undefined ? whole : undefined
     let digest = options.digest
     let size = options.size
     if (bytes !== undefined) {
@@ -318,7 +324,7 @@ export const putBlob = <E, R>(
 
     const upload = (progress: Progress) => {
       if (strategy === "monolithic") return monolithic(ctx, target, progress, bytes ?? stream!, digest!, size!)
-      const run: ChunkRun<E, R> = {
+      const run: ChunkRun<E | BodyNotReplayable, R> = {
         body: stream ?? Stream.make(bytes!),
         bodyOffset: 0,
         digest,
@@ -361,15 +367,16 @@ export const resumeUpload = <E, R>(
   ctx: UploadContext,
   target: Target,
   session: UploadSession,
-  body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
+  body: UploadBody<E, R>,
   options: ResumeOptions
 ) =>
   Effect.gen(function*() {
+    const source = toSource(body)
     const current = yield* Session.status(ctx, target, session)
     const progress: Progress = { session: current, chunkSize: options.chunkSize ?? ctx.upload.chunkSize }
     if (options.onProgress !== undefined) yield* options.onProgress(current)
     const done = yield* chunked(ctx, target, progress, {
-      body: body instanceof Uint8Array ? Stream.make(body) : body,
+      body: Stream.suspend(() => source.open(0, "the upload was retried")),
       bodyOffset: options.bodyOffset ?? 0,
       digest: options.digest,
       size: options.size,

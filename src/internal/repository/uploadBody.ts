@@ -1,0 +1,84 @@
+/**
+ * Upload bodies: bytes, a one-shot `Stream`, or a {@link Reopenable} the engine can open again from
+ * any byte offset — and the engine's single view of all three ({@link Source}).
+ *
+ * @internal
+ */
+import * as Stream from "effect/Stream"
+import { BodyNotReplayable } from "../../RegistryError.js"
+import { dropBytes } from "./blobs.js"
+
+/** @internal */
+export const ReopenableTypeId: unique symbol = Symbol.for("effect-oci/Repository/Reopenable")
+
+/**
+ * A body that can be opened again from any byte offset: a file, a ranged read of another
+ * registry's blob, bytes held elsewhere. `open(k)` returns the body from its byte `k` on.
+ *
+ * @internal
+ */
+export interface Reopenable<E = never, R = never> {
+  readonly [ReopenableTypeId]: typeof ReopenableTypeId
+  readonly open: (offset: number) => Stream.Stream<Uint8Array, E, R>
+  /** The body's length, when known. */
+  readonly size: number | undefined
+}
+
+/** What an upload sends. @internal */
+export type UploadBody<E = never, R = never> = Uint8Array | Stream.Stream<Uint8Array, E, R> | Reopenable<E, R>
+
+/** Builds a {@link Reopenable}. @internal */
+export const reopenable = <E = never, R = never>(
+  open: (offset: number) => Stream.Stream<Uint8Array, E, R>,
+  options: { readonly size?: number | undefined } = {}
+): Reopenable<E, R> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size: options.size })
+
+/** Whether a value is a {@link Reopenable}. @internal */
+export const isReopenable = (u: unknown): u is Reopenable<unknown, unknown> =>
+  typeof u === "object" && u !== null && ReopenableTypeId in u
+
+/**
+ * The engine's view of a body. `open(k, why)` gives the body from its byte `k`; a one-shot stream
+ * can be opened once (skipping to `k` by reading), and fails with {@link BodyNotReplayable}
+ * (saying `why` it was needed) when opened again.
+ *
+ * @internal
+ */
+export interface Source<E, R> {
+  /** The whole body, when it is in memory. */
+  readonly bytes: Uint8Array | undefined
+  /** The body's length, when known up front. */
+  readonly size: number | undefined
+  /** Whether `open` works more than once. */
+  readonly replayable: boolean
+  readonly open: (offset: number, why: string) => Stream.Stream<Uint8Array, E | BodyNotReplayable, R>
+}
+
+/** The {@link Source} of a body; a one-shot stream's counts its runs from here. @internal */
+export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
+  if (body instanceof Uint8Array) {
+    return {
+      bytes: body,
+      size: body.byteLength,
+      replayable: true,
+      open: (offset) => Stream.succeed(body.subarray(Math.min(offset, body.byteLength)))
+    }
+  }
+  if (isReopenable(body)) {
+    const reopen = body as Reopenable<E, R>
+    return { bytes: undefined, size: reopen.size, replayable: true, open: (offset) => reopen.open(offset) }
+  }
+  const stream = body as Stream.Stream<Uint8Array, E, R>
+  let opened = false
+  return {
+    bytes: undefined,
+    size: undefined,
+    replayable: false,
+    open: (offset, why) =>
+      Stream.suspend((): Stream.Stream<Uint8Array, E | BodyNotReplayable, R> => {
+        if (opened) return Stream.fail(new BodyNotReplayable({ reason: why }))
+        opened = true
+        return dropBytes(offset)(stream)
+      })
+  }
+}
