@@ -3,12 +3,16 @@
  *
  * Stores, each a Layer:
  * - {@link layerAnonymous} and {@link layerStatic}: fixed answers (tests, programs that hold secrets);
+ *   a static store's writes stay in memory;
  * - {@link layerConfig}: one registry's credentials from `Config` (`REGISTRY_HOST`, `REGISTRY_USERNAME`,
- *   `REGISTRY_PASSWORD`, …);
+ *   `REGISTRY_PASSWORD`, …), read-only;
  * - {@link layerDockerConfig}: Docker's `config.json`, including `credsStore` / `credHelpers`, which run
- *   `docker-credential-NAME get`;
+ *   `docker-credential-NAME get` (and `store` / `erase` when writing);
  * - {@link layerPodmanAuth}: podman / skopeo / buildah's `auth.json`;
- * - {@link layerChain}: several stores tried in order.
+ * - {@link layerChain}: several stores tried in order, writing to the first writable one.
+ *
+ * `store` and `erase` are what `docker login` / `docker logout` do; the Auth service also uses
+ * `store` to keep an OAuth2 server's rotated refresh token.
  *
  * Secrets are `Redacted` throughout, and a {@link CredentialsError} names the file or helper that
  * failed but never quotes a secret.
@@ -67,6 +71,20 @@ export class Credentials extends Context.Tag("effect-oci/Credentials")<Credentia
    * (`index.docker.io`, `registry-1.docker.io`) all find Docker Hub's entry.
    */
   readonly get: (registry: string) => Effect.Effect<Credential, CredentialsError>
+  /**
+   * Remembers `credential` for a registry host, replacing what the store knew: `login`, or an
+   * OAuth2 server's rotated refresh token (an `IdentityToken`) kept for the next process. Storing
+   * `Anonymous` is the same as {@link erase}. A read-only store fails with a
+   * {@link CredentialsError}; see `writable`.
+   */
+  readonly store: (registry: string, credential: Credential) => Effect.Effect<void, CredentialsError>
+  /**
+   * Forgets a registry host (`logout`): afterwards `get` answers `Anonymous` for it, unless a
+   * read-only source still knows it. Erasing a host the store does not know is no error.
+   */
+  readonly erase: (registry: string) => Effect.Effect<void, CredentialsError>
+  /** Whether `store` / `erase` can succeed; `false` for stores whose source cannot be written (`Config`). */
+  readonly writable: boolean
 }>() {}
 
 /**
@@ -88,8 +106,10 @@ export interface FileOptions {
 }
 
 /**
- * A store that answers from a fixed map keyed by registry host. Keys are normalised like Docker
- * keys, so `"https://index.docker.io/v1/"`, `"docker.io"` and `"index.docker.io"` are the same.
+ * A store that answers from a map keyed by registry host, starting with `entries`. Keys are
+ * normalised like Docker keys, so `"https://index.docker.io/v1/"`, `"docker.io"` and
+ * `"index.docker.io"` are the same. `store` and `erase` change the map in memory (a rotated refresh
+ * token is used for the rest of the program, and nothing is persisted).
  *
  * @since 0.1.0
  * @category constructors
@@ -100,21 +120,53 @@ export const makeStatic = (entries: Readonly<Record<string, Credential>>): Crede
     const host = File.normaliseRegistry(key)
     if (!byHost.has(host)) byHost.set(host, credential)
   }
+  const erase = (registry: string) => Effect.sync(() => void byHost.delete(File.normaliseRegistry(registry)))
   return Credentials.of({
-    get: (registry) => Effect.succeed(byHost.get(File.normaliseRegistry(registry)) ?? Credential.Anonymous())
+    get: (registry) => Effect.sync(() => byHost.get(File.normaliseRegistry(registry)) ?? Credential.Anonymous()),
+    store: (registry, credential) =>
+      Credential.$is("Anonymous")(credential)
+        ? erase(registry)
+        : Effect.sync(() => void byHost.set(File.normaliseRegistry(registry), credential)),
+    erase,
+    writable: true
   })
 }
 
 /**
+ * A store answering from a fixed map, whose `store` and `erase` fail: the answers come from a
+ * source the program cannot write to (such as `Config`). `source` names it in those errors.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const makeReadOnly = (entries: Readonly<Record<string, Credential>>, source: string): Credentials["Type"] => {
+  const { get } = makeStatic(entries)
+  const refuse = () => Effect.fail(new CredentialsError({ source, reason: "is read-only" }))
+  return Credentials.of({ get, store: refuse, erase: refuse, writable: false })
+}
+
+/**
  * A store that tries `stores` in order; the first answer that is not `Anonymous` wins. An error
- * from a store ends the lookup (a broken helper is reported, not silently skipped).
+ * from a store ends the lookup (a broken helper is reported, not silently skipped). `store` writes
+ * to the first writable store; `erase` erases from every writable store, so no later store in the
+ * chain still answers for the host. A chain without a writable store is read-only.
  *
  * @since 0.1.0
  * @category constructors
  */
 export const makeChain = (stores: Iterable<Credentials["Type"]>): Credentials["Type"] => {
   const all = Array.from(stores)
-  return Credentials.of({ get: (registry) => Store.firstKnown(all.map((store) => store.get(registry))) })
+  const writable = all.filter((store) => store.writable)
+  const first = writable[0]
+  const refuse = () =>
+    Effect.fail(new CredentialsError({ source: "credential chain", reason: "has no writable store" }))
+  return Credentials.of({
+    get: (registry) => Store.firstKnown(all.map((store) => store.get(registry))),
+    store: (registry, credential) => first === undefined ? refuse() : first.store(registry, credential),
+    erase: (registry) =>
+      first === undefined ? refuse() : Effect.forEach(writable, (store) => store.erase(registry), { discard: true }),
+    writable: first !== undefined
+  })
 }
 
 /**
@@ -126,6 +178,12 @@ export const makeChain = (stores: Iterable<Credentials["Type"]>): Credentials["T
  * host's `auths` entry (`auth`, `username`/`password`, `identitytoken`, `registrytoken`) answers.
  * A missing file is `Anonymous`; malformed JSON, a bad entry or a missing / failing helper is a
  * {@link CredentialsError}.
+ *
+ * `store` writes what `docker login` writes: with a helper for the host, `docker-credential-NAME
+ * store` gets the secret and the file an empty `auths` entry; otherwise `auths[host]` gets `auth`
+ * (base64 `user:pass`), `identitytoken` or `registrytoken`. `erase` runs the helper's `erase` and
+ * removes every `auths` key naming the host. Every other key of the file is kept; the new file
+ * (mode 0600) replaces the old one atomically. A file that cannot be parsed is never overwritten.
  *
  * @since 0.1.0
  * @category constructors
@@ -140,7 +198,8 @@ export const makeDockerConfig = (
  * `$REGISTRY_AUTH_FILE`, else `$XDG_RUNTIME_DIR/containers/auth.json` then
  * `~/.config/containers/auth.json` (first file that knows the host wins). Same entry format and
  * helper support as {@link makeDockerConfig}; keys with a namespace path (`quay.io/org`) apply only
- * to that namespace, so a host-level lookup ignores them.
+ * to that namespace, so a host-level lookup ignores them. `store` writes to the first of those files
+ * (as `podman login` does), under the bare host; `erase` removes the host from all of them.
  *
  * @since 0.1.0
  * @category constructors
@@ -203,15 +262,15 @@ export const config = (options: ConfigOptions = {}): Config.Config<Readonly<Reco
 }
 
 /**
- * A store that knows nothing: every registry is `Anonymous`.
+ * A store that knows nothing and keeps nothing: every registry is `Anonymous`, and it is read-only.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerAnonymous: Layer.Layer<Credentials> = Layer.succeed(Credentials, makeStatic({}))
+export const layerAnonymous: Layer.Layer<Credentials> = Layer.succeed(Credentials, makeReadOnly({}, "anonymous store"))
 
 /**
- * A store answering from a fixed map keyed by registry host; see {@link makeStatic}.
+ * A store answering from a map keyed by registry host, written to in memory only; see {@link makeStatic}.
  *
  * @example
  * ```ts
@@ -227,7 +286,7 @@ export const layerAnonymous: Layer.Layer<Credentials> = Layer.succeed(Credential
  * @category layers
  */
 export const layerStatic = (entries: Readonly<Record<string, Credential>>): Layer.Layer<Credentials> =>
-  Layer.succeed(Credentials, makeStatic(entries))
+  Layer.sync(Credentials, () => makeStatic(entries))
 
 /**
  * A store built from {@link config} (environment variables by default).
@@ -236,7 +295,10 @@ export const layerStatic = (entries: Readonly<Record<string, Credential>>): Laye
  * @category layers
  */
 export const layerConfig = (options: ConfigOptions = {}): Layer.Layer<Credentials, ConfigError.ConfigError> =>
-  Layer.effect(Credentials, Effect.map(config(options), makeStatic))
+  Layer.effect(
+    Credentials,
+    Effect.map(config(options), (entries) => makeReadOnly(entries, `${options.prefix ?? "REGISTRY"}_* config`))
+  )
 
 /**
  * Docker's `config.json` and its credential helpers; see {@link makeDockerConfig}.

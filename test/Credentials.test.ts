@@ -1,63 +1,16 @@
-import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
-import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import { fileURLToPath } from "node:url"
 import * as Credentials from "../src/Credentials.js"
+import { b64, everything, expectBasic, expectFailure, lookup, tempDir } from "./support/CredentialsFixture.js"
 
 const { Credential } = Credentials
 
 const helperBin = fileURLToPath(new URL("./fixtures/credentials/bin", import.meta.url))
 const systemPath = process.env["PATH"] ?? "/usr/bin:/bin"
-
-const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64")
-
-/** Runs `get` against a store layer, with only `env` as the environment (never the real HOME). */
-const lookup = <E, R extends NodeContext.NodeContext>(
-  layer: Layer.Layer<Credentials.Credentials, E, R>,
-  registry: string,
-  env: Record<string, string> = {}
-) =>
-  Effect.flatMap(Credentials.Credentials, (store) => store.get(registry)).pipe(
-    Effect.provide(layer),
-    Effect.provide(NodeContext.layer),
-    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
-  )
-
-/** A fresh temp directory holding `files` (relative path → contents). */
-const tempDir = (files: Record<string, unknown>) =>
-  Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const dir = yield* fs.makeTempDirectoryScoped({ prefix: "effect-oci-credentials-" })
-    for (const [name, contents] of Object.entries(files)) {
-      const path = `${dir}/${name}`
-      yield* fs.makeDirectory(path.slice(0, path.lastIndexOf("/")), { recursive: true })
-      yield* fs.writeFileString(path, typeof contents === "string" ? contents : JSON.stringify(contents))
-    }
-    return dir
-  }).pipe(Effect.provide(NodeContext.layer))
-
-const expectBasic = (credential: Credentials.Credential, username: string, password: string) => {
-  expect(credential._tag).toBe("Basic")
-  if (credential._tag !== "Basic") return
-  expect(credential.username).toBe(username)
-  expect(Redacted.value(credential.password)).toBe(password)
-}
-
-const expectFailure = <A>(exit: Exit.Exit<A, Credentials.CredentialsError>) => {
-  expect(Exit.isFailure(exit)).toBe(true)
-  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-  expect(error).toBeInstanceOf(Credentials.CredentialsError)
-  return error as Credentials.CredentialsError
-}
-
-const everything = (error: Credentials.CredentialsError) => `${error.message} ${JSON.stringify(error)} ${String(error)}`
 
 describe("Credentials.layerStatic / layerAnonymous", () => {
   it.effect("answers by registry host and is Anonymous elsewhere", () =>

@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as FileSystem from "@effect/platform/FileSystem"
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Path from "@effect/platform/Path"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
@@ -14,9 +14,8 @@ import * as Option from "effect/Option"
 import type { Credentials, FileOptions } from "../Credentials.js"
 import * as File from "./credentialsFile.js"
 import * as Helper from "./credentialsHelper.js"
+import * as Write from "./credentialsWrite.js"
 import { Credential, CredentialsError } from "./credentialsModel.js"
-
-const unreadable = (source: string, why: string) => new CredentialsError({ source, reason: `could not be read (${why})` })
 
 const isAnonymous = Credential.$is("Anonymous")
 
@@ -76,10 +75,13 @@ export const makeFileStore = (
   flavour: File.Flavour,
   paths: ReadonlyArray<string>,
   options: FileOptions
-): Effect.Effect<Credentials["Type"], never, FileSystem.FileSystem | CommandExecutor.CommandExecutor> =>
+): Effect.Effect<
+  Credentials["Type"],
+  never,
+  FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
+> =>
   Effect.gen(function*() {
-    const fs = yield* FileSystem.FileSystem
-    const context = yield* Effect.context<CommandExecutor.CommandExecutor>()
+    const context = yield* Effect.context<FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor>()
     const searchPath = options.helperPath !== undefined
       ? Option.some(options.helperPath)
       : yield* env("PATH")
@@ -89,15 +91,8 @@ export const makeFileStore = (
     }
 
     // A missing file means "nothing stored here"; any other failure to read it is reported.
-    const read = (source: string): Effect.Effect<Option.Option<File.ParsedFile>, CredentialsError> =>
-      fs.readFileString(source).pipe(
-        Effect.flatMap((text) => Effect.map(File.parse(text, source, flavour), Option.some)),
-        Effect.catchTags({
-          BadArgument: (error) => Effect.fail(unreadable(source, error._tag)),
-          SystemError: (error) =>
-            error.reason === "NotFound" ? Effect.succeedNone : Effect.fail(unreadable(source, error.reason))
-        })
-      )
+    const read = (source: string) =>
+      Write.read(source, flavour).pipe(Effect.map(Option.map((file) => file.parsed)), Effect.provide(context))
 
     const lookup = (file: File.ParsedFile, host: string) => {
       const helper = File.helperFor(file, host)
@@ -119,5 +114,48 @@ export const makeFileStore = (
         }))
       )).pipe(Effect.provide(context))
     })
-    return { get }
+
+    // Writes from this process are serialised, so two updates of the same file never race.
+    const lock = yield* Effect.makeSemaphore(1)
+    const target = paths[0]
+    const noFile = new CredentialsError({
+      source: flavour === "docker" ? "Docker config" : "containers auth.json",
+      reason: "has no location (set DOCKER_CONFIG, REGISTRY_AUTH_FILE or HOME, or pass a path)"
+    })
+
+    const erase = Effect.fn("Credentials.erase")(function*(registry: string) {
+      const host = File.normaliseRegistry(registry)
+      yield* Effect.annotateCurrentSpan("registry", host)
+      // Every file this store reads from forgets the host, so `get` no longer finds it anywhere.
+      for (const source of paths) {
+        const file = yield* Write.read(source, flavour)
+        if (Option.isNone(file)) continue
+        const helper = File.helperFor(file.value.parsed, host)
+        if (helper !== undefined) yield* Helper.erase(helper, File.helperServerUrl(host, flavour), helperOptions)
+        if (!Write.mentions(file.value.json, flavour, host)) continue
+        yield* Write.write(source, Write.withEntry(file.value.json, flavour, host, "", undefined))
+      }
+    }, (effect) => lock.withPermits(1)(Effect.provide(effect, context)))
+
+    const store = Effect.fn("Credentials.store")(function*(registry: string, credential: Credential) {
+      const host = File.normaliseRegistry(registry)
+      yield* Effect.annotateCurrentSpan("registry", host)
+      if (target === undefined) return yield* noFile
+      const file = Option.getOrUndefined(yield* Write.read(target, flavour))
+      const key = File.helperServerUrl(host, flavour)
+      const helper = file === undefined ? undefined : File.helperFor(file.parsed, host)
+      // With a helper the secret goes to the helper and the file keeps an empty entry, as Docker does.
+      if (helper !== undefined) yield* Helper.store(helper, key, credential, helperOptions)
+      const entry = helper === undefined ? Write.encodeEntry(credential) : {}
+      yield* Write.write(target, Write.withEntry(file?.json ?? {}, flavour, host, key, entry))
+    }, (effect) => lock.withPermits(1)(Effect.provide(effect, context)))
+
+    return {
+      get,
+      erase,
+      // Storing `Anonymous` is forgetting: there is nothing to write for it.
+      store: (registry: string, credential: Credential) =>
+        Credential.$is("Anonymous")(credential) ? erase(registry) : store(registry, credential),
+      writable: true
+    }
   })
