@@ -246,6 +246,9 @@ export const parseRetryAfter: (value: string | undefined, now: number) => number
 /**
  * The body of a response returned by {@link Transport}'s `execute`, typed with the errors its
  * guard produces: `TransportError` when the connection breaks, `RequestTimeout` when it stalls.
+ * The body is read up to 2 MiB ahead of its consumer, and what arrived meanwhile comes as one chunk
+ * of several byte arrays: consume it chunk-wise (`Stream.mapChunks`, `Stream.runForEachChunk`) to
+ * pay per batch rather than per array.
  *
  * @since 0.1.0
  * @category utils

@@ -50,6 +50,19 @@ describe("BlobFile", () => {
       })
     ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
 
+  it.live("a blob larger than the read-ahead arrives in batches and lands byte for byte", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const registry = yield* Testing.TestRegistry
+        const big = new Uint8Array(5 * 1024 * 1024 + 123).map((_, i) => (i * 7 + (i >> 16)) % 251)
+        const { digest } = yield* registry.putBlob("files/big", big)
+        const ref = yield* Reference.parse(`${registry.host}/files/big`)
+        const path = Path.join(dir, "big")
+        yield* BlobFile.download(ref, digest, path, { size: big.byteLength })
+        expect(Buffer.compare(Fs.readFileSync(path), big)).toBe(0)
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
   it.live("a blob that does not verify leaves no file, and an existing file untouched", () =>
     withDir((dir) =>
       Effect.gen(function*() {

@@ -56,6 +56,9 @@ export const readBounded = (
   })
 }
 
+/** How many bytes of a body the Transport reads ahead of its consumer (see `guardStall`). @internal */
+export const readAhead = 2 * 1024 * 1024
+
 /** Joins byte chunks into one array. @internal */
 export const concat = (parts: ReadonlyArray<Uint8Array>, size?: number): Uint8Array => {
   if (parts.length === 1) return parts[0]!

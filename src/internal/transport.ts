@@ -8,16 +8,17 @@ import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as Take from "effect/Take"
 import {
   InvalidResponse,
   RequestTimeout,
@@ -30,7 +31,7 @@ import {
 } from "../RegistryError.js"
 import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
-import { readFailure } from "./body.js"
+import { readAhead, readFailure } from "./body.js"
 
 /** Resolved transport options (see `Transport.Options` for the documentation of each field). @internal */
 export interface ResolvedOptions {
@@ -121,53 +122,88 @@ const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const credentialHeaders = ["authorization", "cookie", "proxy-authorization"]
 
 /**
- * Fails a stream with `onStall()` when its source delivers nothing for `timeout` while the consumer
- * is waiting for it. The source is read by one fiber into a small queue and watched by another,
- * which sleeps until the moment the source would count as stalled: two fibers per body, instead of
- * a timer per chunk (measurable at hundreds of MB/s). Time the consumer spends on a chunk does not
- * count as a stall.
+ * A body read ahead of its consumer, and failed with `onStall()` when its source delivers nothing for
+ * `timeout` while there is room to read into.
+ *
+ * One fiber reads the source into a buffer of at most `maxBuffered` bytes; the consumer takes
+ * everything buffered at once, as one chunk of many byte arrays. So the network is read while the
+ * consumer hashes or writes the previous bytes, and every later stage (verification, resume
+ * bookkeeping, the file sink) runs once per batch instead of once per 64 KiB: per-chunk Effect work
+ * was what made large transfers slow. Another fiber sleeps until the moment the source would count
+ * as stalled: no timer per chunk. Time the consumer spends on a batch does not count as a stall
+ * (the reader waits for room then, not for the source).
  *
  * @internal
  */
-export const guardStall = <A, E, E2>(
-  source: Stream.Stream<A, E>,
+export const guardStall = <E, E2>(
+  source: Stream.Stream<Uint8Array, E>,
   timeout: Duration.Duration,
-  onStall: () => E2
-): Stream.Stream<A, E | E2> =>
+  onStall: () => E2,
+  maxBuffered: number = readAhead
+): Stream.Stream<Uint8Array, E | E2> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const millis = Duration.toMillis(timeout)
-    const queue = yield* Queue.bounded<Take.Take<A, E | E2>>(2)
-    let lastByteAt = yield* Clock.currentTimeMillis
-    let handingOver = false
+    const clock = yield* Effect.clock
+    const buffered: Array<Uint8Array> = []
+    let bytes = 0
+    let done: Exit.Exit<void, E | E2> | undefined
+    let lastByteAt = clock.unsafeCurrentTimeMillis()
+    /** True while the reader waits for room (the consumer's time, not the source's). */
+    let waitingForRoom = false
+    const dataReady = yield* Effect.makeLatch(false)
+    const roomReady = yield* Effect.makeLatch(true)
+    const finish = (exit: Exit.Exit<void, E | E2>) =>
+      Effect.sync(() => {
+        done ??= exit
+        dataReady.unsafeOpen()
+      })
+
     yield* Stream.runForEachChunk(source, (chunk) =>
       Effect.suspend(() => {
-        handingOver = true
-        return Queue.offer(queue, Take.chunk(chunk))
-      }).pipe(
-        Effect.zipRight(Clock.currentTimeMillis),
-        Effect.map((now) => {
-          handingOver = false
-          lastByteAt = now
+        for (const part of chunk) {
+          if (part.byteLength === 0) continue
+          buffered.push(part)
+          bytes += part.byteLength
+        }
+        lastByteAt = clock.unsafeCurrentTimeMillis()
+        dataReady.unsafeOpen()
+        if (bytes < maxBuffered) return Effect.void
+        waitingForRoom = true
+        roomReady.unsafeClose()
+        return Effect.map(roomReady.await, () => {
+          waitingForRoom = false
+          lastByteAt = clock.unsafeCurrentTimeMillis()
         })
-      )).pipe(
-        Effect.matchCauseEffect({
-          onFailure: (cause) => Queue.offer(queue, Take.failCause(cause)),
-          onSuccess: () => Queue.offer(queue, Take.end)
-        }),
+      })).pipe(
+        Effect.exit,
+        Effect.flatMap(finish),
         // A body may be read inside an uninterruptible region (a finalizer): forked fibers would
         // inherit that, and closing the scope could then never stop them.
         Effect.interruptible,
         Effect.forkScoped
       )
     yield* Effect.gen(function*() {
-      while (true) {
-        const now = yield* Clock.currentTimeMillis
-        const wait = lastByteAt + millis - now
-        if (wait <= 0 && !handingOver) return yield* Queue.offer(queue, Take.fail(onStall()))
+      while (done === undefined) {
+        const wait = lastByteAt + millis - clock.unsafeCurrentTimeMillis()
+        if (wait <= 0 && !waitingForRoom) return yield* finish(Exit.fail(onStall()))
         yield* Effect.sleep(Duration.millis(Math.max(wait, millis / 10)))
       }
     }).pipe(Effect.interruptible, Effect.forkScoped)
-    return Stream.flattenTake(Stream.fromQueue(queue))
+
+    const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E | E2>> = Effect.suspend(() => {
+      if (buffered.length > 0) {
+        const batch = Chunk.unsafeFromArray(buffered.splice(0))
+        bytes = 0
+        roomReady.unsafeOpen()
+        return Effect.succeed(batch)
+      }
+      if (done !== undefined) {
+        return Exit.isSuccess(done) ? Effect.fail(Option.none()) : Effect.failCause(Cause.map(done.cause, Option.some))
+      }
+      dataReady.unsafeClose()
+      return Effect.zipRight(dataReady.await, pull)
+    })
+    return Stream.repeatEffectChunkOption(pull)
   }))
 
 /** The state shared by all fibers using one Transport: when each host may be contacted again. @internal */
@@ -226,15 +262,16 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
     const millis = Duration.toMillis(options.bodyStallTimeout)
     const stream = guardStall(
       response.stream.pipe(
-        Stream.mapError((error) => new TransportError({ method, url, reason: `body: ${error.message}`, cause: error })),
-        Stream.mapChunksEffect((chunk) => {
-          let size = 0
-          for (const bytes of chunk) size += bytes.byteLength
-          return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
-        })
+        Stream.mapError((error) => new TransportError({ method, url, reason: `body: ${error.message}`, cause: error }))
       ),
       options.bodyStallTimeout,
       () => new RequestTimeout({ method, url, phase: "body", millis })
+    ).pipe(
+      Stream.mapChunksEffect((chunk) => {
+        let size = 0
+        for (const bytes of chunk) size += bytes.byteLength
+        return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
+      })
     )
     return Object.create(response, { stream: { value: stream, enumerable: true } })
   }

@@ -206,7 +206,10 @@ export const read = (ctx: Context, target: Target, digest: Digest.Digest, range:
           return opened.body
         })
       ).pipe(
-        Stream.tap((chunk) => Effect.sync(() => (position += chunk.byteLength))),
+        Stream.mapChunks((chunk) => {
+          for (const bytes of chunk) position += bytes.byteLength
+          return chunk
+        }),
         Stream.concat(checkComplete),
         Stream.catchAll((error) =>
           complete()
