@@ -31,4 +31,6 @@ export * as RegistryError from "./RegistryError.js"
 /** @since 0.1.0 */
 export * as Repository from "./Repository.js"
 /** @since 0.1.0 */
+export * as Stack from "./Stack.js"
+/** @since 0.1.0 */
 export * as Transport from "./Transport.js"

@@ -2,8 +2,8 @@
  * The Node.js wiring: an undici-based `HttpClient` with TLS options, and the whole default stack in
  * one Layer.
  *
- * This is the only module that depends on `@effect/platform-node`; everything else runs on any
- * `HttpClient` (e.g. `FetchHttpClient` with `redirect: "manual"`).
+ * This and `effect-oci/testing` are the only modules that depend on `@effect/platform-node`;
+ * everything else runs on any `HttpClient` — see `Stack` (`Stack.layerFetch()` for `fetch`).
  *
  * @since 0.1.0
  */
@@ -14,11 +14,8 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Auth from "./Auth.js"
-import * as BlobCache from "./BlobCache.js"
 import * as Credentials from "./Credentials.js"
-import * as Repository from "./Repository.js"
-import * as Transport from "./Transport.js"
+import * as Stack from "./Stack.js"
 
 /**
  * TLS and connection options of the Node HTTP client.
@@ -67,24 +64,22 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
   )
 
 /**
- * Options of the default Node stack.
+ * Options of the default Node stack: those of `Stack.layer`, the HTTP client's TLS options, or a
+ * whole `HttpClient` Layer of your own.
  *
  * @since 0.1.0
  * @category models
  */
-export interface StackOptions {
-  /** TLS and connection options of the HTTP client. */
+export interface StackOptions extends Stack.Options {
+  /** TLS and connection options of the undici HTTP client (ignored when `httpClient` is given). */
   readonly http?: HttpOptions | undefined
-  /** Transport options (retries, timeouts, insecure hosts). Defaults come from `Transport.config`. */
-  readonly transport?: Transport.Options | undefined
-  /** Where credentials come from (default: Docker's config.json, then podman's auth.json). */
+  /**
+   * The `HttpClient` to use instead of undici — e.g. one with a proxy agent, or `FetchHttpClient`.
+   * It must hand back redirects instead of following them.
+   */
+  readonly httpClient?: Layer.Layer<HttpClient.HttpClient> | undefined
+  /** Where credentials come from (default: Docker's config.json, then podman's auth.json, with credential helpers). */
   readonly credentials?: Layer.Layer<Credentials.Credentials> | undefined
-  /** The blob descriptor cache (default: in memory, 10 000 entries). */
-  readonly cache?: Layer.Layer<BlobCache.BlobCache> | undefined
-  /** Repository options. */
-  readonly repository?: Repository.Options | undefined
-  /** Auth options. */
-  readonly auth?: Partial<Auth.AuthOptions> | undefined
 }
 
 /**
@@ -98,17 +93,8 @@ export interface StackOptions {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (
-  options: StackOptions = {}
-): Layer.Layer<
-  Repository.Repository | Auth.Auth | Transport.Transport | BlobCache.BlobCache | Credentials.Credentials,
-  ConfigError.ConfigError
-> => {
-  const transport = (options.transport === undefined ? Transport.layerConfig : Transport.layer(options.transport)).pipe(
-    Layer.provide(layerHttpClient(options.http))
-  )
-  const credentials = options.credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
-  const cache = options.cache ?? BlobCache.layerMemory()
-  const auth = Auth.layerWith(options.auth ?? {}).pipe(Layer.provideMerge(Layer.merge(transport, credentials)))
-  return Repository.layer(options.repository).pipe(Layer.provideMerge(Layer.merge(auth, cache)))
-}
+export const layer = (options: StackOptions = {}): Layer.Layer<Stack.Services, ConfigError.ConfigError> =>
+  Stack.layer(options.httpClient ?? layerHttpClient(options.http), {
+    ...options,
+    credentials: options.credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
+  })

@@ -3,9 +3,12 @@
  * `exports`, and the README's TypeScript blocks type-checked against it.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import { exec, packApp, type PackedApp } from "./support/packed.js"
+import * as Digest from "../src/Digest.js"
+import * as Testing from "../src/testing/index.js"
+import { exec, packApp, type PackedApp, root } from "./support/packed.js"
 import { readmeBlocks, tsBlocks, typeCheck } from "./support/readme.js"
 
 let app: PackedApp
@@ -129,4 +132,41 @@ describe("README.md", () => {
     expect(errors).toHaveLength(1)
     expect(errors[0]).toMatch(/^README\.md:42:7 error TS2322/)
   }, 120_000)
+})
+
+describe("on any runtime: a push and a pull through fetch (Stack.layerFetch), with the packed package", () => {
+  const bin = (name: string) => Path.join(root, "node_modules", ".bin", name)
+  const layerBytes = new Uint8Array(200_000).map((_, i) => (i * 13) % 251)
+  const runtimes = [
+    ["node", process.execPath, []],
+    ["bun", bin("bun"), ["run"]],
+    // Only the network to loopback and the variables asked for: the library needs nothing more.
+    ["deno", bin("deno"), ["run", "--no-config", "--node-modules-dir=manual", "--allow-net=127.0.0.1", "--allow-env", "--allow-read"]]
+  ] as const
+
+  it.live.each(runtimes)("%s", ([runtime, command, args]) =>
+    Effect.gen(function*() {
+      const registry = yield* Testing.TestRegistry
+      // Blob GETs answer 307 to the second origin: fetch must hand the redirect back, the Transport follows it.
+      yield* registry.setFaults([{ origin: "registry", method: "GET", path: "/blobs/", action: Testing.FaultAction.redirectBlob() }])
+      const script = Path.join(app.dir, "roundtrip.mjs")
+      Fs.copyFileSync(Path.join(root, "test/runtime/roundtrip.mjs"), script)
+      const result = yield* Effect.promise(() =>
+        exec(command, [...args, script], { cwd: app.dir, env: { ...process.env, REGISTRY: registry.host } })
+      )
+      expect(result.stderr).toBe("")
+      expect(result.status).toBe(0)
+      const out = JSON.parse(result.stdout.trim().split("\n").at(-1)!) as Record<string, unknown>
+      expect(out["runtime"]).toBe(runtime)
+      expect(out["layer"]).toBe(Digest.compute(layerBytes))
+      expect(out["pulled"]).toEqual([Digest.compute(layerBytes)])
+      expect(out["tags"]).toEqual(["v1"])
+      expect(yield* registry.hasManifest(`runtime/${runtime}`, "v1")).toBe(true)
+      const log = yield* registry.requests
+      expect(log.filter((r) => r.method === "PATCH").length).toBeGreaterThanOrEqual(1)
+      expect(log.filter((r) => r.path === "/token").length).toBeGreaterThanOrEqual(1)
+      const redirected = log.filter((r) => r.origin === "redirect")
+      expect(redirected.length).toBeGreaterThanOrEqual(1)
+      expect(redirected.every((r) => r.authorization === "none")).toBe(true)
+    }).pipe(Effect.provide(Testing.layer({ auth: { mode: "token", users: { alice: "wonderland" } } }))), 120_000)
 })
