@@ -3,20 +3,20 @@
  * bytes received, an encoder for the manifests we push, and platform selection in an index.
  *
  * Kinds: OCI image manifest and index (image spec 1.1, with `subject` and `artifactType`), Docker
- * image manifest v2 schema 2 and manifest list, and Docker schema 1 signed and unsigned (read-only).
+ * image manifest v2 schema 2 and manifest list, and Docker schema 1 signed and unsigned (read, and
+ * pushed again as the bytes they came in).
  *
  * How {@link decode} works:
  * - the schema comes from the `Content-Type` (parameters ignored); when that is missing or generic
  *   (`application/json`, `application/octet-stream`, `text/plain`) it comes from the body's
  *   `mediaType`, and an OCI body without one is a manifest if it has `config`, an index if it has
  *   `manifests`. A `Content-Type` that disagrees with the body's `mediaType` is an error;
- * - the digest is always of the bytes received (in the algorithm of `expectedDigest` when given),
- *   never of re-serialised JSON, and the bytes are kept, so unknown fields survive a round trip of
- *   the bytes (the decoded value holds only the known ones);
- * - for signed schema 1 this too is the digest of the received bytes, signatures included. The
- *   Distribution registry names such a manifest by the digest of its signature-stripped payload
- *   instead, so the two differ; we keep one rule (the digest proves these bytes) rather than
- *   re-implement JWS payload extraction for a format that is read-only here.
+ * - the digest is of the bytes received (in the algorithm of `expectedDigest` when given), never
+ *   of re-serialised JSON, and the bytes are kept, so unknown fields survive a round trip of the
+ *   bytes (the decoded value holds only the known ones);
+ * - a signed schema 1 manifest is the exception registries make: its digest is of its payload
+ *   without the signatures, as its JWS protected header delimits it ({@link digestOf}). That is the
+ *   digest registries report, resolve and store it by.
  *
  * @since 0.1.0
  */
@@ -25,7 +25,7 @@ import type * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Function from "effect/Function"
 import type * as Option from "effect/Option"
-import type { Digest } from "./Digest.js"
+import type { Algorithm, Digest } from "./Digest.js"
 import * as decoder from "./internal/manifestDecode.js"
 import * as platforms from "./internal/manifestPlatform.js"
 import * as S from "./internal/manifestSchema.js"
@@ -174,7 +174,9 @@ export const maxManifestBytes: number = decoder.maxManifestBytes
 
 /**
  * A manifest with the exact bytes it was decoded from (or encoded to), their digest and size, and
- * its media type (from the `Content-Type`, the body, or inferred; always set).
+ * its media type (from the `Content-Type`, the body, or inferred; always set). The digest is the
+ * one registries know it by: of the bytes, or for a signed schema 1 manifest of its canonical form
+ * (see {@link digestOf}).
  *
  * @since 0.1.0
  * @category models
@@ -184,7 +186,8 @@ export interface Decoded extends S.Decoded {}
 /**
  * Decodes manifest bytes (see the module notes for how the schema is chosen). Fails with
  * `BodyTooLarge` over {@link maxManifestBytes}, `DigestMismatch` when `expectedDigest` is given and
- * the bytes hash differently, `UnsupportedMediaType`, or `InvalidManifest`. The bytes are copied.
+ * the manifest's digest (see {@link digestOf}) differs, `UnsupportedMediaType`, or `InvalidManifest`
+ * (for a signed schema 1 also when its protected header gives no canonical form). The bytes are copied.
  *
  * @example
  * Manifest.decode(bytes, { contentType: "application/vnd.oci.image.index.v1+json", expectedDigest })
@@ -197,6 +200,23 @@ export const decode: (
   options?: { readonly contentType?: string | undefined; readonly expectedDigest?: Digest | undefined }
 ) => Effect.Effect<Decoded, S.InvalidManifest | S.UnsupportedMediaType | DigestMismatch | BodyTooLarge> =
   decoder.decode
+
+/**
+ * The digest a registry knows manifest bytes of `mediaType` by, in `algorithm` (default sha256):
+ * the digest of the bytes, except for a signed schema 1 manifest
+ * (`application/vnd.docker.distribution.manifest.v1+prettyjws`), whose digest is of its payload
+ * without signatures — `bytes[0:formatLength]` plus the base64url-decoded `formatTail` of its first
+ * signature's protected header. A registry may re-sign such a manifest on every GET: the bytes
+ * change, this digest does not.
+ *
+ * @since 0.1.0
+ * @category decoding
+ */
+export const digestOf: (
+  bytes: Uint8Array,
+  mediaType: string,
+  algorithm?: Algorithm
+) => Either.Either<Digest, S.InvalidManifest> = decoder.digestOf
 
 /**
  * Reads and decodes the body of a manifest response, using its `Content-Type`. A `Content-Length`

@@ -12,9 +12,9 @@ export const OciIndex = "application/vnd.oci.image.index.v1+json"
 export const DockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
 /** Docker manifest list (schema 2). @since 0.1.0 @category manifests */
 export const DockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
-/** Docker schema 1, signed (read-only). @since 0.1.0 @category manifests */
+/** Docker schema 1, signed; its digest is of the payload without signatures. @since 0.1.0 @category manifests */
 export const DockerSchema1Signed = "application/vnd.docker.distribution.manifest.v1+prettyjws"
-/** Docker schema 1, unsigned (read-only). @since 0.1.0 @category manifests */
+/** Docker schema 1, unsigned (registries refuse it on push). @since 0.1.0 @category manifests */
 export const DockerSchema1 = "application/vnd.docker.distribution.manifest.v1+json"
 
 /** OCI image config. @since 0.1.0 @category configs */
@@ -51,14 +51,15 @@ export const manifestTypes: ReadonlyArray<string> = [
 ]
 
 /**
- * The manifest types sent in `Accept` by default. Schema 1 is left out on purpose: a registry that
- * may convert schema 2 to schema 1 on the fly (distribution does, when its type is missing from
- * `Accept`) must never be invited to.
+ * The manifest types sent in `Accept` by default, most preferred first: every type this client
+ * decodes, schema 1 last. Registries with strict negotiation serve a schema 1 manifest only to a
+ * client that lists it; listing schema 2 too keeps distribution from converting a schema 2 manifest
+ * to schema 1 (it converts only when schema 2 is missing from `Accept`).
  *
  * @since 0.1.0
  * @category manifests
  */
-export const defaultAccept: ReadonlyArray<string> = [OciIndex, OciManifest, DockerManifestList, DockerManifest]
+export const defaultAccept: ReadonlyArray<string> = manifestTypes
 
 /**
  * Index-like media types (they list other manifests).

@@ -6,9 +6,12 @@ import * as Either from "effect/Either"
 import * as fc from "effect/FastCheck"
 import { pipe } from "effect/Function"
 import * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import * as Fs from "node:fs"
 import * as Digest from "../src/Digest.js"
 import * as Manifest from "../src/Manifest.js"
 import * as MediaType from "../src/MediaType.js"
+import * as Schema1 from "./support/Schema1.js"
 
 // ---------------------------------------------------------------------------------------------
 // realistic samples
@@ -99,14 +102,14 @@ const schema1 = {
   history: [{ v1Compatibility: "{\"id\":\"abc\",\"created\":\"2016-01-01T00:00:00Z\"}" }, { v1Compatibility: "{}" }]
 }
 
-const schema1Signed = {
-  ...schema1,
-  signatures: [{
-    header: { jwk: { crv: "P-256", kid: "ABCD:EFGH", kty: "EC", x: "xx", y: "yy" }, alg: "ES256" },
-    signature: "c2lnbmF0dXJl",
-    protected: "eyJmb3JtYXRMZW5ndGgiOjY2MjgsImZvcm1hdFRhaWwiOiJDbjAiLCJ0aW1lIjoiMjAxNi0wMS0wMVQwMDowMDowMFoifQ"
-  }]
-}
+/** What distribution 2.8.2 answered in `Docker-Content-Digest` for test/fixtures/manifests/schema1-signed-*.json. */
+const reportedSchema1Digest = Schema.decodeSync(Digest.Digest)(
+  "sha256:89cc0f49e875d44ed2de351ac7b98313e3202acd3a6308ac20d3232cdeee0256"
+)
+
+const b64url = (text: string) => Buffer.from(text, "utf8").toString("base64url")
+
+const schema1Signed = Schema1.signed(schema1)
 
 const utf8 = new TextEncoder()
 const pretty = (value: unknown) => utf8.encode(JSON.stringify(value, null, 3))
@@ -151,7 +154,8 @@ describe("Manifest.decode", () => {
         const bytes = pretty(sample)
         const decoded = yield* Manifest.decode(bytes, { contentType: mediaType })
         expect(decoded.mediaType).toBe(mediaType)
-        expect(decoded.digest).toBe(Digest.compute(bytes))
+        // A signed schema 1 is known by the digest of its payload without the signatures.
+        expect(decoded.digest).toBe(Digest.compute(mediaType === MediaType.DockerSchema1Signed ? pretty(schema1) : bytes))
         expect(decoded.size).toBe(bytes.byteLength)
         expect(decoded.bytes).toEqual(bytes)
         expect(decoded.manifest).toEqual(sample)
@@ -201,6 +205,48 @@ describe("Manifest.decode", () => {
       // …but the Content-Type still decides the schema: an index body under a manifest type fails.
       const reason = yield* invalidReason(without(ociIndex, "mediaType"), MediaType.OciManifest)
       expect(reason).toContain("config: is missing")
+    }))
+
+  it.effect("a signed schema 1 has the canonical digest distribution reports, however it was signed", () =>
+    Effect.gen(function*() {
+      // Two GETs of one converted manifest from distribution 2.8.2: re-signed each time.
+      const a = new Uint8Array(Fs.readFileSync(new URL("./fixtures/manifests/schema1-signed-a.json", import.meta.url)))
+      const b = new Uint8Array(Fs.readFileSync(new URL("./fixtures/manifests/schema1-signed-b.json", import.meta.url)))
+      expect(Digest.compute(a)).not.toBe(Digest.compute(b))
+      for (const bytes of [a, b]) {
+        for (const contentType of [MediaType.DockerSchema1Signed, undefined]) {
+          const decoded = yield* Manifest.decode(bytes, { contentType, expectedDigest: reportedSchema1Digest })
+          expect(decoded.digest).toBe(reportedSchema1Digest)
+          expect(decoded.mediaType).toBe(MediaType.DockerSchema1Signed)
+          expect(decoded.size).toBe(bytes.byteLength)
+        }
+        // The digest of the wire bytes is not one the registry knows: asking for it is a mismatch.
+        const wrong = yield* failureOf(Manifest.decode(bytes, { expectedDigest: Digest.compute(bytes) }))
+        expect(wrong).toMatchObject({ _tag: "DigestMismatch", actual: reportedSchema1Digest })
+      }
+      // Other algorithms hash the same canonical bytes.
+      const canonical = a.subarray(0, 446)
+      const sha512 = Digest.compute(new Uint8Array([...canonical, 0x0a, 0x7d]), "sha512")
+      expect((yield* Manifest.decode(a, { expectedDigest: sha512 })).digest).toBe(sha512)
+    }))
+
+  it.effect("a signed schema 1 whose protected header does not give a canonical form is invalid", () =>
+    Effect.gen(function*() {
+      const withProtected = (value: string) => ({ ...schema1Signed, signatures: [{ ...schema1Signed.signatures[0]!, protected: value }] })
+      const header = (fields: object) => b64url(JSON.stringify(fields))
+      const cases: ReadonlyArray<readonly [string, string]> = [
+        ["%%%", "is not base64url"],
+        [b64url("not json"), "is not base64url-encoded JSON"],
+        [header({ formatTail: b64url("\n}") }), "has no formatLength"],
+        [header({ formatLength: -1, formatTail: b64url("\n}") }), "has no formatLength"],
+        [header({ formatLength: 10 ** 9, formatTail: b64url("\n}") }), "is past the end"],
+        [header({ formatLength: 10 }), "has no formatTail"]
+      ]
+      for (const [value, reason] of cases) {
+        const text = yield* invalidReason(withProtected(value), MediaType.DockerSchema1Signed)
+        expect(text).toContain("signatures[0].protected")
+        expect(text).toContain(reason)
+      }
     }))
 
   it.effect("tells signed from unsigned schema 1 without a Content-Type", () =>

@@ -5,6 +5,7 @@ import * as Manifest from "../src/Manifest.js"
 import * as MediaType from "../src/MediaType.js"
 import * as Reference from "../src/Reference.js"
 import * as FakeHttp from "./support/FakeHttp.js"
+import * as Schema1 from "./support/Schema1.js"
 import {
   failureOf,
   headerValues,
@@ -225,6 +226,22 @@ describe("getManifest", () => {
       const fetched = yield* withRepo((r) => r.getManifest(ref(":v1"))).pipe(Effect.provide(good.layer))
       expect(fetched.digest).toBe(imageDigest)
       const error = yield* failureOf(withRepo((r) => r.getManifest(ref(":v1")))).pipe(Effect.provide(bad.layer))
+      expect(error).toMatchObject({ _tag: "DigestMismatch", actual: sha512 })
+    })
+  })
+
+  it.effect("a signed schema 1 is checked against Docker-Content-Digest by its canonical form, in any algorithm", () => {
+    const signed = Schema1.sign(Schema1.payload("team/app", "v1", [d("layer")]))
+    const canonical = JSON.stringify(Schema1.payload("team/app", "v1", [d("layer")]), null, 3)
+    const sha512 = Digest.compute(canonical, "sha512")
+    const good = setup(() => manifestResponse(signed.bytes, MediaType.DockerSchema1Signed, { digest: sha512 }))
+    const wire = setup(() =>
+      manifestResponse(signed.bytes, MediaType.DockerSchema1Signed, { digest: Digest.compute(signed.bytes, "sha512") })
+    )
+    return Effect.gen(function*() {
+      const fetched = yield* withRepo((r) => r.getManifest(ref(":v1"))).pipe(Effect.provide(good.layer))
+      expect(fetched.digest).toBe(signed.digest)
+      const error = yield* failureOf(withRepo((r) => r.getManifest(ref(":v1")))).pipe(Effect.provide(wire.layer))
       expect(error).toMatchObject({ _tag: "DigestMismatch", actual: sha512 })
     })
   })

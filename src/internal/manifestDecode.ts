@@ -6,6 +6,7 @@
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Encoding from "effect/Encoding"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Digest from "../Digest.js"
@@ -126,9 +127,77 @@ const parseJson = (bytes: Uint8Array): Either.Either<Record<string, unknown>, S.
 }
 
 /**
+ * The bytes a schema 1 signed manifest's digest is computed over: the JSON without its
+ * `signatures`, which the JWS keeps as `bytes[0:formatLength] + base64url-decode(formatTail)` in
+ * each signature's protected header (the first one is used). Registries report this digest, and a
+ * registry that re-signs on every GET (distribution does) serves different bytes with the same one.
+ *
+ * @internal
+ */
+export const schema1Canonical = (
+  bytes: Uint8Array,
+  json: Record<string, unknown>
+): Either.Either<Uint8Array, S.InvalidManifest> => {
+  const invalid = (reason: string) =>
+    Either.left(new S.InvalidManifest({ reason: `signatures[0].protected: ${reason}`, mediaType: MediaType.DockerSchema1Signed }))
+  const signatures = json.signatures
+  const first: unknown = Array.isArray(signatures) ? signatures[0] : undefined
+  const encoded = typeof first === "object" && first !== null && "protected" in first ? first.protected : undefined
+  if (typeof encoded !== "string") return invalid("is missing")
+  const header = Either.flatMap(
+    Either.mapLeft(Encoding.decodeBase64UrlString(encoded), () => "is not base64url"),
+    (text) =>
+      Either.try({ try: (): unknown => JSON.parse(text), catch: () => "is not base64url-encoded JSON" })
+  )
+  if (Either.isLeft(header)) return invalid(header.left)
+  const { formatLength, formatTail } = typeof header.right === "object" && header.right !== null
+    ? header.right as { formatLength?: unknown; formatTail?: unknown }
+    : {}
+  if (typeof formatLength !== "number" || !Number.isSafeInteger(formatLength) || formatLength < 0) {
+    return invalid("has no formatLength")
+  }
+  if (formatLength > bytes.byteLength) {
+    return invalid(`formatLength ${formatLength} is past the end of the ${bytes.byteLength} bytes`)
+  }
+  if (typeof formatTail !== "string") return invalid("has no formatTail")
+  const tail = Encoding.decodeBase64Url(formatTail)
+  if (Either.isLeft(tail)) return invalid("formatTail is not base64url")
+  const canonical = new Uint8Array(formatLength + tail.right.byteLength)
+  canonical.set(bytes.subarray(0, formatLength))
+  canonical.set(tail.right, formatLength)
+  return Either.right(canonical)
+}
+
+const contentDigest = (
+  bytes: Uint8Array,
+  json: Record<string, unknown>,
+  mediaType: string,
+  algorithm: Digest.Algorithm
+): Either.Either<Digest.Digest, S.InvalidManifest> =>
+  mediaType === MediaType.DockerSchema1Signed
+    ? Either.map(schema1Canonical(bytes, json), (canonical) => Digest.compute(canonical, algorithm))
+    : Either.right(Digest.compute(bytes, algorithm))
+
+/**
+ * The digest a registry knows a manifest by: of its bytes, except for a signed schema 1
+ * manifest, whose digest is of its canonical form (see {@link schema1Canonical}).
+ *
+ * @internal
+ */
+export const digestOf = (
+  bytes: Uint8Array,
+  mediaType: string,
+  algorithm: Digest.Algorithm = "sha256"
+): Either.Either<Digest.Digest, S.InvalidManifest> =>
+  MediaType.essence(mediaType) === MediaType.DockerSchema1Signed
+    ? Either.flatMap(parseJson(bytes), (json) => contentDigest(bytes, json, MediaType.DockerSchema1Signed, algorithm))
+    : Either.right(Digest.compute(bytes, algorithm))
+
+/**
  * Decodes without copying `bytes` (the caller hands them over). The checks run cheapest and most
  * telling first: size, then digest (a mismatch means we got the wrong content, whatever it says),
- * then JSON, media type and schema.
+ * then JSON, media type and schema. A signed schema 1 manifest is only known by its canonical
+ * digest once its JSON is read, so a mismatch of the plain bytes is only final for other kinds.
  *
  * @internal
  */
@@ -137,16 +206,25 @@ export const decodeOwned = (bytes: Uint8Array, options?: DecodeOptions): Either.
     return Either.left(new BodyTooLarge({ what: "manifest", limit: maxManifestBytes, size: bytes.byteLength }))
   }
   const expected = options?.expectedDigest
-  const digest = Digest.compute(bytes, expected === undefined ? "sha256" : Digest.algorithm(expected))
-  if (expected !== undefined && digest !== expected) {
-    return Either.left(new DigestMismatch({ expected, actual: digest }))
+  const algorithm = expected === undefined ? "sha256" : Digest.algorithm(expected)
+  const mismatch = (actual: Digest.Digest) =>
+    expected !== undefined && actual !== expected ? new DigestMismatch({ expected, actual }) : undefined
+  const typed = Either.flatMap(parseJson(bytes), (json) =>
+    Either.map(select(json, options?.contentType), (mediaType) => ({ json, mediaType })))
+  // Wrong content is reported as such, whatever else is wrong with it.
+  if (Either.isLeft(typed)) {
+    const wrong = mismatch(Digest.compute(bytes, algorithm))
+    if (wrong !== undefined) return Either.left(wrong)
   }
-  return Either.flatMap(parseJson(bytes), (json) =>
-    Either.flatMap(select(json, options?.contentType), (mediaType) =>
-      Schema.decodeUnknownEither(schemaFor(mediaType)!, parseOptions)(json).pipe(
+  return Either.flatMap(typed, ({ json, mediaType }) =>
+    Either.flatMap(contentDigest(bytes, json, mediaType, algorithm), (digest): Either.Either<S.Decoded, DecodeError> => {
+      const wrong = mismatch(digest)
+      if (wrong !== undefined) return Either.left(wrong)
+      return Schema.decodeUnknownEither(schemaFor(mediaType)!, parseOptions)(json).pipe(
         Either.mapLeft((error) => new S.InvalidManifest({ reason: describe(error), mediaType })),
         Either.map((manifest): S.Decoded => ({ mediaType, digest, size: bytes.byteLength, bytes, manifest }))
-      )))
+      )
+    }))
 }
 
 /** @internal */

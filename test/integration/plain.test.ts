@@ -9,6 +9,7 @@ import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Digest from "../../src/Digest.js"
+import * as Manifest from "../../src/Manifest.js"
 import * as MediaType from "../../src/MediaType.js"
 import * as Repository from "../../src/Repository.js"
 import { integrationSuite } from "./support/binaries.js"
@@ -171,6 +172,48 @@ integrationSuite("registry 2.8 over plain http", ["docker-registry", "skopeo"], 
         expect(Buffer.from(raw).equals(Buffer.from(manifest.bytes))).toBe(true)
         const layers = (JSON.parse(raw) as { layers: ReadonlyArray<{ digest: string }> }).layers.map((l) => l.digest)
         expect(layers).toEqual(image.layers.map((l) => l.digest))
+      }))
+
+    it.effect("signed schema 1: read under the digest 2.8 reports, however it re-signs it, and pushed again", () =>
+      Effect.gen(function*() {
+        const { registry } = yield* Fixture
+        const repo = yield* Repository.Repository
+        const target = Client.ref(registry, "it/schema1")
+        const encoder = new TextEncoder()
+        const layer = yield* repo.putBlob(target, encoder.encode("schema 1 layer"), { mediaType: MediaType.DockerLayerGzip })
+        const config = yield* repo.putBlob(target, encoder.encode(JSON.stringify({
+          architecture: "amd64",
+          os: "linux",
+          rootfs: { type: "layers", diff_ids: [layer.digest] },
+          history: [{ created: "2020-01-01T00:00:00Z", created_by: "ADD layer /" }]
+        })), { mediaType: MediaType.DockerConfig })
+        const v2 = Manifest.encode({
+          schemaVersion: 2,
+          mediaType: MediaType.DockerManifest,
+          config: { mediaType: MediaType.DockerConfig, digest: config.digest, size: config.size },
+          layers: [{ mediaType: MediaType.DockerLayerGzip, digest: layer.digest, size: layer.size }]
+        })
+        yield* repo.putManifest(Client.ref(registry, "it/schema1", "v2"), v2)
+
+        // Without schema 2 in Accept, 2.8 converts to schema 1 and signs it anew on every GET;
+        // getManifest checks each against Docker-Content-Digest.
+        const accept = { accept: [MediaType.DockerSchema1Signed] }
+        const first = yield* repo.getManifest(Client.ref(registry, "it/schema1", "v2"), accept)
+        const second = yield* repo.getManifest(Client.ref(registry, "it/schema1", "v2"), accept)
+        expect(first.mediaType).toBe(MediaType.DockerSchema1Signed)
+        expect(Buffer.from(first.bytes).equals(Buffer.from(second.bytes))).toBe(false)
+        expect(second.digest).toBe(first.digest)
+
+        // Pushed again (2.8 takes schema 1 with its compatibility switch on), by tag and by digest.
+        const legacy = Client.ref(registry, "it/schema1", "legacy")
+        expect(yield* repo.putManifest(legacy, first)).toBe(first.digest)
+        expect(yield* repo.putManifest(Client.ref(registry, "it/schema1", first.digest), second)).toBe(first.digest)
+        expect((yield* repo.resolve(legacy)).digest).toBe(first.digest)
+        const stored = yield* repo.getManifest(Client.ref(registry, "it/schema1", first.digest))
+        expect(stored.mediaType).toBe(MediaType.DockerSchema1Signed)
+        expect(stored.digest).toBe(first.digest)
+        // The default Accept still prefers schema 2: the original is served unconverted.
+        expect((yield* repo.getManifest(Client.ref(registry, "it/schema1", "v2"))).digest).toBe(v2.digest)
       }))
 
     it.effect("a manifest skopeo deleted is gone for our client", () =>

@@ -7,6 +7,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import { pullScope } from "../../Auth.js"
@@ -40,18 +41,19 @@ const manifestRequest = (ctx: Context, ref: Reference.Reference, method: "GET" |
 const manifestUnknown = () => new ManifestUnknown({ status: 404, message: "manifest unknown", errors: [] })
 
 /**
- * Checks the received bytes against `Docker-Content-Digest` (in the header's algorithm) when the
- * registry sent a valid one.
+ * Checks the received manifest against `Docker-Content-Digest` (in the header's algorithm) when
+ * the registry sent a valid one.
  */
 const checkHeaderDigest = (response: HttpClientResponse.HttpClientResponse, decoded: Manifest.Decoded) => {
   const header = Digest.parseEither(response.headers["docker-content-digest"] ?? "")
   if (header._tag === "Left") return Effect.void
   const actual = Digest.algorithm(header.right) === Digest.algorithm(decoded.digest)
-    ? decoded.digest
-    : Digest.compute(decoded.bytes, Digest.algorithm(header.right))
-  return actual === header.right
-    ? Effect.void
-    : Effect.fail(new DigestMismatch({ expected: header.right, actual }))
+    ? Either.right(decoded.digest)
+    : Manifest.digestOf(decoded.bytes, decoded.mediaType, Digest.algorithm(header.right))
+  return Effect.flatMap(actual, (actual) =>
+    actual === header.right
+      ? Effect.void
+      : Effect.fail(new DigestMismatch({ expected: header.right, actual })))
 }
 
 const decodeResponse = (response: HttpClientResponse.HttpClientResponse, ref: Reference.Reference) =>

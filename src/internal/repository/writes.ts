@@ -36,12 +36,13 @@ const blobUnknown = () => new BlobUnknown({ status: 404, message: "blob unknown 
 
 /**
  * `PUT /v2/<name>/manifests/<tag or digest>` with `Content-Type` = the media type, exactly. The
- * digest (of the bytes, in the algorithm of the reference's digest when it has one) is checked
- * against the reference before sending and against `Docker-Content-Digest` after.
+ * digest (of the bytes — of the canonical form for a signed schema 1 —, in the algorithm of the
+ * reference's digest when it has one) is checked against the reference before sending and against
+ * `Docker-Content-Digest` after.
  */
 const put = (ctx: ManifestWriteContext, ref: Reference.Reference, bytes: Uint8Array, mediaType: string) =>
   Effect.gen(function*() {
-    const digest = Digest.compute(bytes, ref.digest === undefined ? "sha256" : Digest.algorithm(ref.digest))
+    const digest = yield* Manifest.digestOf(bytes, mediaType, ref.digest === undefined ? "sha256" : Digest.algorithm(ref.digest))
     if (ref.digest !== undefined && ref.digest !== digest) {
       return yield* new DigestMismatch({ expected: ref.digest, actual: digest })
     }

@@ -126,8 +126,16 @@ const put = (
       }
     }
     const m = decoded.right.manifest
+    // Signed schema 1 is accepted (as by distribution with schema 1 compatibility on), unsigned never.
     if (Manifest.isSchema1(m)) {
-      return Http.error("MANIFEST_INVALID", { message: "schema 1 manifests are not accepted" })
+      if (decoded.right.mediaType !== MediaType.DockerSchema1Signed) {
+        return Http.error("MANIFEST_INVALID", { message: "unsigned schema 1 manifests are not accepted" })
+      }
+      for (const { blobSum } of m.fsLayers) {
+        if ((yield* env.repositories.blobSize(name, blobSum)) === undefined) {
+          return Http.error("MANIFEST_BLOB_UNKNOWN", { detail: { digest: blobSum } })
+        }
+      }
     }
     for (const descriptor of Manifest.references(m)) {
       const known = Manifest.isIndex(m)

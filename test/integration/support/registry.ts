@@ -151,7 +151,11 @@ const config = (options: {
     ...(options.tls === undefined
       ? []
       : ["  tls:", `    certificate: ${JSON.stringify(options.tls.cert)}`, `    key: ${JSON.stringify(options.tls.key)}`]),
-    ...(options.auth === undefined ? [] : ["auth:", indent(options.auth, 2)])
+    ...(options.auth === undefined ? [] : ["auth:", indent(options.auth, 2)]),
+    // Lets signed schema 1 manifests be pushed (2.8 refuses them otherwise) for the schema 1 tests.
+    "compatibility:",
+    "  schema1:",
+    "    enabled: true"
   ].join("\n") + "\n"
 
 /** Starts the process and waits for `/v2/`; fails (with the registry's log) if it exits or hangs. */
