@@ -1,7 +1,8 @@
 /**
- * Benchmark child: pulls one image with our client, the way a user program would — the default
- * Node stack (`node.layer()`), the manifest by tag, then every blob it references streamed
- * (verified by `getBlob`) into a file through a `FileSystem` sink. Nothing holds a whole blob.
+ * Benchmark child: pulls one image with our client, the way a user program would — on the public
+ * API only: the default Node stack (`node.layer()`), the manifest by tag, then every blob it
+ * references with `BlobFile.download` (streamed, verified against digest and size, renamed into
+ * place). Nothing holds a whole blob.
  *
  *   node pull.mjs --ref 127.0.0.1:5000/bench/pull:64 --out DIR [--fsync]
  *   node pull.mjs --noop          (start-up only: load modules, build the layer, exit)
@@ -13,8 +14,8 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Stream from "effect/Stream"
 import * as Path from "node:path"
+import * as BlobFile from "../src/BlobFile.js"
 import * as Credentials from "../src/Credentials.js"
 import * as Manifest from "../src/Manifest.js"
 import * as node from "../src/node.js"
@@ -41,10 +42,8 @@ const pull = (text: string, out: string, fsync: boolean) =>
     const blobs = Manifest.references(manifest.manifest)
     for (const descriptor of blobs) {
       const file = Path.join(blobDir, descriptor.digest.slice(descriptor.digest.indexOf(":") + 1))
-      yield* repo.getBlob(ref, descriptor.digest, { size: descriptor.size }).pipe(
-        Stream.tap((chunk) => Effect.sync(() => void (bytes += chunk.byteLength))),
-        Stream.run(fs.sink(file))
-      )
+      yield* BlobFile.download(ref, descriptor.digest, file, { size: descriptor.size })
+      bytes += Number((yield* fs.stat(file)).size)
       // skopeo's OCI layout destination syncs each blob; so do we, for a like-for-like comparison
       if (fsync) yield* Effect.scoped(Effect.flatMap(fs.open(file, { flag: "r" }), (f) => f.sync))
     }

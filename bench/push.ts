@@ -1,9 +1,10 @@
 /**
  * Benchmark child: pushes the image of an OCI image layout with our client — every blob the
- * manifest references with `putBlob` from a file stream (digest and size from the manifest, so
+ * manifest references with `BlobFile.upload` (the default strategy; digest from the manifest, so
  * nothing is read twice or held in memory), then the manifest's exact bytes with `putManifest`.
+ * `--strategy S` pushes with `putBlob` of the same re-openable file body and strategy S instead.
  *
- *   node push.mjs --layout DIR --ref 127.0.0.1:5000/bench/push-1:64 [--strategy auto|chunked|streamed|monolithic]
+ *   node push.mjs --layout DIR --ref 127.0.0.1:5000/bench/push-1:64 [--strategy default|auto|chunked|streamed|monolithic]
  *
  * `run.ts` runs it bundled under `/usr/bin/time -v`. It prints one JSON line:
  * `{ manifestDigest, blobs, bytes, strategy }`.
@@ -13,6 +14,7 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Path from "node:path"
+import * as BlobFile from "../src/BlobFile.js"
 import * as Credentials from "../src/Credentials.js"
 import * as Digest from "../src/Digest.js"
 import * as Manifest from "../src/Manifest.js"
@@ -21,7 +23,7 @@ import * as Reference from "../src/Reference.js"
 import * as Repository from "../src/Repository.js"
 import { option } from "./args.js"
 
-const strategies = ["auto", "chunked", "streamed", "monolithic"] as const
+const strategies = ["default", "auto", "chunked", "streamed", "monolithic"] as const
 type Strategy = typeof strategies[number]
 const isStrategy = (s: string): s is Strategy => (strategies as ReadonlyArray<string>).includes(s)
 
@@ -53,19 +55,27 @@ const push = (layout: string, text: string, strategy: Strategy) =>
     let sent = 0
     const blobs = Manifest.references(manifest.manifest)
     for (const descriptor of blobs) {
-      yield* repo.putBlob(ref, fs.stream(blobPath(layout, descriptor.digest)), {
-        digest: descriptor.digest,
-        size: descriptor.size,
-        mediaType: descriptor.mediaType,
-        strategy
-      })
+      const file = blobPath(layout, descriptor.digest)
+      if (strategy === "default") {
+        yield* BlobFile.upload(ref, file, { digest: descriptor.digest, mediaType: descriptor.mediaType })
+      } else {
+        const body = Repository.reopenable((offset) => fs.stream(file, { offset: BigInt(offset) }), {
+          size: descriptor.size
+        })
+        yield* repo.putBlob(ref, body, {
+          digest: descriptor.digest,
+          size: descriptor.size,
+          mediaType: descriptor.mediaType,
+          strategy
+        })
+      }
       sent += descriptor.size
     }
     const pushed = yield* repo.putManifest(ref, { bytes: manifest.bytes, mediaType: manifest.mediaType })
     return { manifestDigest: pushed, blobs: blobs.length, bytes: sent, strategy }
   })
 
-const strategy = option("strategy", "auto")
+const strategy = option("strategy", "default")
 if (!isStrategy(strategy)) {
   process.stderr.write(`--strategy must be one of ${strategies.join(", ")}\n`)
   process.exit(2)

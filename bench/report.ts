@@ -7,6 +7,17 @@ export type Operation = "pull" | "push" | "start-up"
 /** The peer every series of ours is compared with. */
 export const peer = "skopeo"
 
+/** The limit of a pull here: `curl | tee | sha256sum`, no client logic at all. */
+export const limit = "curl + sha256sum (limit)"
+
+/** The limit of a push here: one `curl -T` PUT per blob. */
+export const pushLimit = "curl -T (limit)"
+
+/** Ours: the default strategy, on the public API. */
+export const ours = "effect-oci"
+
+const isLimit = (client: string) => client === limit || client === pushLimit
+
 /** The runs of one client doing one operation at one size. */
 export interface Series {
   readonly op: Operation
@@ -28,6 +39,8 @@ export interface Environment {
   readonly registry: string
   readonly runs: number
   readonly totalSeconds: number
+  /** Load averages while it ran (other work on the machine disturbs timings). */
+  readonly load: string
 }
 
 const mib = (kib: number) => kib / 1024
@@ -81,7 +94,7 @@ export const ratioTable = (all: ReadonlyArray<Series>): string => {
       ours.client,
       ratio(wall),
       ratio(rate),
-      fixed(netRate / rate(theirs).median, 2),
+      isLimit(ours.client) ? "–" : fixed(netRate / rate(theirs).median, 2),
       ratio(rss),
       ratio(cpu)
     ])
@@ -117,6 +130,68 @@ export const memoryTable = (all: ReadonlyArray<Series>): string => {
   return table(["op", "client", ...sizes.map((s) => `${s} MiB`), "MiB per +100 MiB blob"], rows)
 }
 
+/** One target of issue 12: what it asks, what was measured, whether it is met. */
+interface Target {
+  readonly target: string
+  readonly measured: number
+  readonly met: boolean
+  readonly unit: "×" | "MiB" | "s"
+}
+
+/**
+ * The targets of issue 12 against this run's medians: wall time against skopeo (pull and push),
+ * a long-running program's pull throughput, peak RSS at every size, start-up time.
+ */
+export const targets = (all: ReadonlyArray<Series>): ReadonlyArray<Target> => {
+  const find = (op: Operation, client: string, size: number) =>
+    all.find((s) => s.op === op && s.client === client && s.sizeMib === size)
+  const out: Array<Target> = []
+  const wallRatio = (op: Operation, size: number, atMost: number) => {
+    const mine = find(op, ours, size)
+    const theirs = find(op, peer, size)
+    if (mine === undefined || theirs === undefined) return
+    const measured = wall(mine).median / wall(theirs).median
+    out.push({ target: `${op} ${size} MiB: wall time ≤ ${atMost.toFixed(2)}× skopeo`, measured, met: measured <= atMost, unit: "×" })
+  }
+  wallRatio("pull", 256, 1)
+  wallRatio("pull", 1024, 0.85)
+  wallRatio("push", 256, 1)
+  wallRatio("push", 1024, 1)
+  const startUp = all.find((s) => s.op === "start-up")
+  const pulls = all.filter((s) => s.op === "pull" && s.client === ours && find("pull", peer, s.sizeMib) !== undefined)
+  const largest = pulls.sort((a, b) => b.sizeMib - a.sizeMib)[0]
+  if (startUp !== undefined && largest !== undefined) {
+    const theirs = find("pull", peer, largest.sizeMib)!
+    const measured = largest.bytes / 1e6 / (wall(largest).median - wall(startUp).median) / rate(theirs).median
+    out.push({
+      target: `pull ${largest.sizeMib} MiB, start-up excluded: throughput ≥ 1.25× skopeo`,
+      measured,
+      met: measured >= 1.25,
+      unit: "×"
+    })
+  }
+  for (const s of all.filter((s) => s.client === ours && s.op !== "start-up")) {
+    const measured = rss(s).median
+    out.push({ target: `${s.op} ${s.sizeMib} MiB: peak RSS ≤ 120 MiB`, measured, met: measured <= 120, unit: "MiB" })
+  }
+  if (startUp !== undefined) {
+    const measured = wall(startUp).median
+    out.push({ target: "start-up (imports + default layer) ≤ 0.30 s", measured, met: measured <= 0.3, unit: "s" })
+  }
+  return out
+}
+
+/** The targets as a table. */
+export const targetsTable = (all: ReadonlyArray<Series>): string =>
+  table(
+    ["target", "measured (medians)", "met"],
+    targets(all).map((t) => [
+      t.target,
+      t.unit === "×" ? `${fixed(t.measured, 2)}×` : t.unit === "s" ? `${fixed(t.measured, 2)} s` : `${fixed(t.measured, 0)} MiB`,
+      t.met ? "yes" : "**no**"
+    ])
+  )
+
 /** The whole report. */
 export const markdown = (env: Environment, all: ReadonlyArray<Series>): string =>
   [
@@ -124,9 +199,19 @@ export const markdown = (env: Environment, all: ReadonlyArray<Series>): string =
     "",
     `${env.date} · ${env.cpus} · node ${env.node} · ${env.skopeo} · ${env.registry} · ${env.runs} runs per row · whole run ${fixed(env.totalSeconds, 0)} s`,
     "",
+    `Load average (1, 5, 15 min): ${env.load}. Other work on the machine slows every contender; compare the`,
+    "ratios of one run, not absolute numbers across runs.",
+    "",
     "Every run is a separate process against Debian's docker-registry on 127.0.0.1 (plain http, filesystem storage),",
     "measured with `/usr/bin/time -v`. Wall time is the whole process, start-up included; MB/s = blob bytes",
     "(config + layer) / wall time, 1 MB = 10⁶ bytes. The layer is an uncompressed tar of random bytes.",
+    `Ours pulls with \`BlobFile.download\` and pushes with \`BlobFile.upload\` (the default strategy) on the public API;`,
+    `skopeo runs \`copy --preserve-digests\` to / from an OCI layout; "${limit}" and "${pushLimit}" are the`,
+    "limits of this machine: the registry and the loopback with no client logic.",
+    "",
+    "## Targets (issue 12)",
+    "",
+    targetsTable(all),
     "",
     "## Results",
     "",

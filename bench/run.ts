@@ -1,20 +1,21 @@
 /**
- * The benchmark: our client against skopeo, side by side in one run, on Debian's docker-registry
- * (plain http on 127.0.0.1, started and stopped by PID through the integration test support).
+ * The benchmark: our client against skopeo (and curl, the limit), side by side in one run, on
+ * Debian's docker-registry (plain http on 127.0.0.1, started and stopped by PID through the
+ * integration test support).
  *
- *   npx tsx bench/run.ts [--size-mib 256] [--runs 3] [--strategies auto,streamed] [--big]
+ *   npx tsx bench/run.ts [--quick] [--sizes 256,1024] [--rss-mib 2048] [--runs 3] [--strategies default,streamed]
  *
- * - pull: `bench/pull.ts` (manifest, then each blob streamed and verified into a file) vs
- *   `skopeo copy docker://… oci:DIR`, at 64 MiB and `--size-mib` MiB;
- * - push: `bench/push.ts` (`putBlob` from a file stream, `putManifest`) vs
- *   `skopeo copy oci:DIR docker://…`, to a fresh repository every run;
- * - start-up: our pull program loading and building its layer without any request, to read the
- *   small-size numbers against;
- * - `--big`: our pull and push of a 1 GiB layer as well, to show memory does not follow blob size.
+ * - start-up: our pull program loading its modules and building its layer, no request;
+ * - pull: `bench/pull.ts` (manifest, then `BlobFile.download` of each blob) vs
+ *   `skopeo copy --preserve-digests docker://… oci:DIR` vs `curl | tee | sha256sum` of each blob;
+ * - push: `bench/push.ts` (`BlobFile.upload` of each blob, `putManifest`) vs
+ *   `skopeo copy --preserve-digests oci:DIR docker://…` vs `curl -T` of each blob, each run to a
+ *   fresh repository;
+ * - at `--rss-mib` (default 2048; 0 skips it) one run of our pull and push, for peak RSS by size.
  *
  * Each run is its own process under `/usr/bin/time -v` (our programs bundled with esbuild first,
- * so no TypeScript loader is measured). Runs of ours and skopeo alternate. The report is printed
- * and written to bench/results/latest.md.
+ * so no TypeScript loader is measured). Runs alternate between contenders. The report (with the
+ * targets of issue 12, met or not) is printed and written to bench/results/latest.md.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
@@ -34,18 +35,22 @@ import { gnuTime, measure, type Sample, skopeoShim } from "./measure.js"
 import * as Report from "./report.js"
 
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
+const quick = flag("quick")
 const runs = integer("runs", 3)
-const largest = integer("size-mib", 256)
-const sizes = [...new Set([64, largest])].sort((a, b) => a - b)
-const bigSize = 1024
-const strategies = option("strategies", "auto,streamed").split(",").filter((s) => s !== "")
+const sizes = [...new Set(option("sizes", quick ? "64,256" : "256,1024").split(",").map(Number))].sort((a, b) => a - b)
+const rssSize = Number(option("rss-mib", quick ? "0" : "2048"))
+const strategies = option("strategies", "default").split(",").filter((s) => s !== "")
 const childTimeout = "10 minutes"
-const knownStrategies = ["auto", "chunked", "streamed", "monolithic"]
+const knownStrategies = ["default", "auto", "chunked", "streamed", "monolithic"]
 for (const strategy of strategies) {
   if (!knownStrategies.includes(strategy)) {
     process.stderr.write(`--strategies: ${strategy} is not one of ${knownStrategies.join(", ")}\n`)
     process.exit(2)
   }
+}
+if (sizes.some((size) => !Number.isInteger(size) || size <= 0) || !Number.isInteger(rssSize) || rssSize < 0) {
+  process.stderr.write("--sizes and --rss-mib take whole MiB\n")
+  process.exit(2)
 }
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
@@ -161,6 +166,59 @@ const skopeoPush = (ctx: Context, image: Image.BenchImage) =>
     return sample
   }))
 
+/** The blobs of a layout's image: `[digest, path]` of the config and each layer. */
+const layoutBlobs = (image: Image.BenchImage): ReadonlyArray<readonly [string, string]> => {
+  const manifest = JSON.parse(Fs.readFileSync(blobFile(image.dir, image.manifestDigest), "utf8")) as {
+    readonly config: { readonly digest: string }
+    readonly layers: ReadonlyArray<{ readonly digest: string }>
+  }
+  return [manifest.config, ...manifest.layers].map((d) => [d.digest, blobFile(image.dir, d.digest)] as const)
+}
+
+const blobFile = (layout: string, digest: string) => Path.join(layout, "blobs", ...digest.split(":"))
+
+/** Runs a shell script under `time -v` (the report covers the processes it waits for). */
+const shell = (ctx: Context, script: string) =>
+  measure(ctx.reportFile, run(gnuTime, ["-v", "-o", ctx.reportFile, "sh", "-ec", script], { timeout: childTimeout }))
+
+/** The limit of a pull here: each blob with `curl | tee FILE | sha256sum`, the digest checked. */
+const curlPull = (ctx: Context, image: Image.BenchImage, size: number) =>
+  Effect.gen(function*() {
+    const out = fresh(ctx, "curl-pull")
+    Fs.mkdirSync(out, { recursive: true })
+    const script = layoutBlobs(image).map(([digest], i) =>
+      `curl -sf ${ctx.registry.url}/v2/${pullRepository(size)}/blobs/${digest} | tee ${out}/${i} | sha256sum`
+    ).join("\n")
+    const { result, sample } = yield* shell(ctx, script)
+    const sums = result.stdout.trim().split("\n").map((line) => `sha256:${line.split(" ")[0]}`)
+    yield* expect(
+      sums.join() === layoutBlobs(image).map(([d]) => d).join(),
+      `curl pull hashed ${sums.join()}`
+    )
+    Fs.rmSync(out, { recursive: true, force: true })
+    return sample
+  })
+
+/**
+ * The limit of a push here: each blob in one `curl -T` PUT to a new upload session (what a
+ * monolithic upload sends), then the manifest; the registry verifies the digests.
+ */
+const curlPush = (ctx: Context, image: Image.BenchImage) =>
+  Effect.gen(function*() {
+    const repository = `bench/push-curl-${++counter}`
+    const base = `${ctx.registry.url}/v2/${repository}`
+    const blobs = layoutBlobs(image).map(([digest, file]) =>
+      `loc=$(curl -sf -X POST -D - -o /dev/null ${base}/blobs/uploads/ | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p')\n` +
+      `curl -sf -T ${file} -H 'Content-Type: application/octet-stream' "$loc&digest=${digest}"`
+    )
+    const manifest = `curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' ` +
+      `--data-binary @${blobFile(image.dir, image.manifestDigest)} ${base}/manifests/${image.tag}`
+    const { sample } = yield* shell(ctx, [...blobs, manifest].join("\n"))
+    const check = yield* run("curl", ["-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `${base}/manifests/${image.tag}`])
+    yield* expect(check.stdout.toLowerCase().includes(image.manifestDigest), "curl push did not store the manifest")
+    return sample
+  })
+
 /** One contender of a group: its series and how to run it once. */
 interface Contender {
   readonly series: Omit<Report.Series, "samples">
@@ -168,17 +226,17 @@ interface Contender {
 }
 
 /** Runs the contenders of a group `runs` times, alternating which goes first. */
-const group = (title: string, contenders: ReadonlyArray<Contender>) =>
+const group = (title: string, contenders: ReadonlyArray<Contender>, times = runs) =>
   Effect.gen(function*() {
     const samples = contenders.map(() => [] as Array<Sample>)
-    for (let i = 0; i < runs; i++) {
+    for (let i = 0; i < times; i++) {
       const order = contenders.map((_, k) => k)
       if (i % 2 === 1) order.reverse()
       for (const k of order) {
         const sample = yield* contenders[k]!.once
         samples[k]!.push(sample)
         log(
-          `${title} run ${i + 1}/${runs}: ${contenders[k]!.series.client.padEnd(24)} ${(sample.wallMs / 1000).toFixed(2)} s, ` +
+          `${title} run ${i + 1}/${times}: ${contenders[k]!.series.client.padEnd(24)} ${(sample.wallMs / 1000).toFixed(2)} s, ` +
             `${(sample.maxRssKiB / 1024).toFixed(0)} MiB peak RSS, ${sample.cpuS.toFixed(2)} s CPU`
         )
       }
@@ -186,7 +244,7 @@ const group = (title: string, contenders: ReadonlyArray<Contender>) =>
     return contenders.map((c, k): Report.Series => ({ ...c.series, samples: samples[k]! }))
   })
 
-const oursLabel = (strategy: string) => (strategy === "auto" ? "effect-oci" : `effect-oci (${strategy})`)
+const oursLabel = (strategy: string) => (strategy === "default" ? "effect-oci" : `effect-oci (${strategy})`)
 
 /** Builds the layout for `size` MiB and puts it in the registry (with skopeo; not measured). */
 const prepare = (ctx: Context, size: number) =>
@@ -211,8 +269,12 @@ const version = (command: string, args: ReadonlyArray<string>) =>
     Effect.orElseSucceed(() => command)
   )
 
+/** The 1, 5 and 15 minute load averages. */
+const loadAverage = () => Os.loadavg().map((l) => l.toFixed(2)).join(", ")
+
 const program = Effect.scoped(Effect.gen(function*() {
   const started = Date.now()
+  const loadAtStart = loadAverage()
   // (test/integration/support/binaries.ts has this check, but it imports vitest, which only loads under vitest)
   const missing = ["docker-registry", "skopeo"].filter((name) => which(name) === undefined)
   if (missing.length > 0) return yield* Effect.dieMessage(`missing ${missing.join(", ")} (Debian packages of the same names)`)
@@ -245,27 +307,29 @@ const program = Effect.scoped(Effect.gen(function*() {
     const image = images.get(size)!
     series.push(...yield* group(`pull ${size} MiB`, [
       { series: { op: "pull", sizeMib: size, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, size) },
-      { series: { op: "pull", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPull(ctx, image, size) }
+      { series: { op: "pull", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPull(ctx, image, size) },
+      { series: { op: "pull", sizeMib: size, client: Report.limit, bytes: image.blobBytes }, once: curlPull(ctx, image, size) }
     ]))
-  }
-  for (const size of sizes) {
-    const image = images.get(size)!
     series.push(...yield* group(`push ${size} MiB`, [
       ...strategies.map((strategy): Contender => ({
         series: { op: "push", sizeMib: size, client: oursLabel(strategy), bytes: image.blobBytes },
         once: oursPush(ctx, image, strategy)
       })),
-      { series: { op: "push", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPush(ctx, image) }
+      { series: { op: "push", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPush(ctx, image) },
+      { series: { op: "push", sizeMib: size, client: Report.pushLimit, bytes: image.blobBytes }, once: curlPush(ctx, image) }
     ]))
+    // big layouts are not kept longer than their rows need them (disk)
+    Fs.rmSync(image.dir, { recursive: true, force: true })
   }
-  if (flag("big") && !sizes.includes(bigSize)) {
-    const image = yield* prepare(ctx, bigSize)
-    series.push(...yield* group(`pull ${bigSize} MiB`, [
-      { series: { op: "pull", sizeMib: bigSize, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, bigSize) }
-    ]))
-    series.push(...yield* group(`push ${bigSize} MiB`, [
-      { series: { op: "push", sizeMib: bigSize, client: "effect-oci", bytes: image.blobBytes }, once: oursPush(ctx, image, "auto") }
-    ]))
+  if (rssSize > 0 && !sizes.includes(rssSize)) {
+    const image = yield* prepare(ctx, rssSize)
+    series.push(...yield* group(`pull ${rssSize} MiB`, [
+      { series: { op: "pull", sizeMib: rssSize, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, rssSize) }
+    ], 1))
+    series.push(...yield* group(`push ${rssSize} MiB`, [
+      { series: { op: "push", sizeMib: rssSize, client: "effect-oci", bytes: image.blobBytes }, once: oursPush(ctx, image, "default") }
+    ], 1))
+    Fs.rmSync(image.dir, { recursive: true, force: true })
   }
 
   const environment: Report.Environment = {
@@ -275,7 +339,8 @@ const program = Effect.scoped(Effect.gen(function*() {
     skopeo: yield* version(realSkopeo, ["--version"]),
     registry: (yield* version("docker-registry", ["--version"])).replace("github.com/docker/distribution ", ""),
     runs,
-    totalSeconds: (Date.now() - started) / 1000
+    totalSeconds: (Date.now() - started) / 1000,
+    load: `${loadAtStart} at the start, ${loadAverage()} at the end`
   }
   const text = Report.markdown(environment, series)
   Fs.mkdirSync(Path.join(benchDir, "results"), { recursive: true })
