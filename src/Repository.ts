@@ -212,7 +212,9 @@ export type Error =
 /**
  * How `putBlob` sends a blob: `monolithic` (POST, then one PUT with the blob), `chunked` (PATCHes
  * with `Content-Range`, resumable), `streamed` (one PATCH of unknown length, digest computed on the
- * way), or `auto` (monolithic below the threshold when the size is known, else chunked).
+ * way; when it breaks, the upload goes on in chunks from the registry's offset), or `auto`:
+ * monolithic below the threshold when the size is known, else streamed for a body that can be read
+ * again (bytes, {@link reopenable}) and chunked for a one-shot `Stream`.
  *
  * @since 0.1.0
  * @category models

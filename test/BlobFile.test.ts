@@ -88,6 +88,34 @@ describe("BlobFile", () => {
       })
     ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
 
+  it.live("a big file goes in one streamed PATCH; when the registry refuses it, the file is read again, in chunks", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const registry = yield* Testing.TestRegistry
+        const ref = yield* Reference.parse(`${registry.host}/files/big-upload`)
+        const big = new Uint8Array(9 * 1024 * 1024).map((_, i) => (i * 13 + (i >> 12)) % 253)
+        const source = Path.join(dir, "source")
+        Fs.writeFileSync(source, big)
+        yield* registry.setFaults([{
+          method: "PATCH",
+          path: "/blobs/uploads/",
+          first: 1,
+          action: Testing.FaultAction.capChunkSize(3 * 1024 * 1024)
+        }])
+        const descriptor = yield* BlobFile.upload(ref, source)
+        expect(descriptor).toMatchObject({ digest: Digest.compute(big), size: big.byteLength })
+        const patches = (yield* registry.requests).filter((r) => r.method === "PATCH")
+        // the streamed PATCH (no Content-Range, refused whole), then chunks from the registry's offset 0
+        expect(patches.map((r) => [r.status, r.headers["content-range"]])).toEqual([
+          [416, undefined],
+          [202, "0-4194303"],
+          [202, "4194304-8388607"],
+          [202, "8388608-9437183"]
+        ])
+        expect(yield* registry.hasBlob("files/big-upload", descriptor.digest)).toBe(true)
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
   it.live("uploads a file as a blob and reads it back", () =>
     withDir((dir) =>
       Effect.gen(function*() {

@@ -382,12 +382,32 @@ describe("chunked", () => {
     }).pipe(Effect.provide(w.layer))
   })
 
-  it.effect("auto: a blob of known size at or above the threshold goes in chunks of 4 MiB", () => {
+  it.effect("auto: a one-shot stream of known size at or above the threshold goes in chunks of 4 MiB", () => {
     const w = world()
     const blob = randomBytes(8 * 1024 * 1024 + 1)
     return Effect.gen(function*() {
-      yield* put(blob)
+      yield* put(pieces(blob, [1024 * 1024]), { size: blob.byteLength })
       expect(ranges(w.patches())).toEqual(["0-4194303", "4194304-8388607", "8388608-8388608"])
+      expect(w.blobs.get(Digest.compute(blob))?.byteLength).toBe(blob.byteLength)
+    }).pipe(Effect.provide(w.layer))
+  })
+
+  it.effect("auto: a body that can be read again, at or above the threshold, goes in one streamed PATCH", () => {
+    const w = world()
+    const blob = randomBytes(8 * 1024 * 1024 + 1)
+    const { body } = reopenablePieces(blob, [1024 * 1024])
+    return Effect.gen(function*() {
+      yield* put(body, { size: blob.byteLength })
+      yield* put(blob, { skipExisting: false })
+      expect(w.summary()).toEqual([
+        "POST blobs/uploads/",
+        "PATCH blobs/uploads/u1",
+        "PUT blobs/uploads/u1",
+        "POST blobs/uploads/",
+        "PATCH blobs/uploads/u2",
+        "PUT blobs/uploads/u2"
+      ])
+      expect(ranges(w.patches())).toEqual([undefined, undefined])
       expect(w.blobs.get(Digest.compute(blob))?.byteLength).toBe(blob.byteLength)
     }).pipe(Effect.provide(w.layer))
   })
@@ -522,7 +542,7 @@ describe("resume", () => {
       return pieces(blob.subarray(offset), [5])
     })
     return Effect.gen(function*() {
-      yield* withRepo((repo) => repo.putBlob(target, body, { chunkSize: 4 }))
+      yield* withRepo((repo) => repo.putBlob(target, body, { strategy: "chunked", chunkSize: 4 }))
       expect(runs).toBe(2)
       const patches = t.requests.filter((r) => r.method === "PATCH")
       expect(ranges(patches)).toEqual(["0-3", "4-7", "8-11", "2-5", "6-9", "10-11"])

@@ -46,7 +46,11 @@ export interface PutBlobOptions extends ChunkOptions {
   readonly size?: number | undefined
   /** Recorded in the returned descriptor and the BlobCache (default `application/octet-stream`). */
   readonly mediaType?: string | undefined
-  /** Default `auto`: monolithic below the service's threshold when the size is known, else chunked. */
+  /**
+   * Default `auto`: monolithic below the service's threshold when the size is known; else one
+   * streamed PATCH for a body that can be read again (bytes, `Repository.reopenable`), chunked for a
+   * one-shot `Stream`.
+   */
   readonly strategy?: Strategy | undefined
   /** Try a cross-repository mount from this repository (same registry) first; needs the digest. */
   readonly mountFrom?: string | undefined
@@ -272,7 +276,13 @@ export const putBlob = <E, R>(
     const auto = options.strategy === undefined || options.strategy === "auto"
     const knownSize = source.size ?? options.size
     const strategy: Strategy = auto
-      ? knownSize !== undefined && knownSize < ctx.upload.monolithicThreshold ? "monolithic" : "chunked"
+      ? knownSize !== undefined && knownSize < ctx.upload.monolithicThreshold
+        ? "monolithic"
+        // one PATCH costs less than a request per chunk (measured: 1.3-1.5× faster); a body that can
+        // be read again lets a broken PATCH go on in chunks from the registry's offset
+        : source.replayable
+        ? "streamed"
+        : "chunked"
       : options.strategy!
     // a small stream of known size is read into memory, so that its digest is known up front
     const whole = Stream.suspend(() => source.open(0, "the upload was retried"))
