@@ -35,6 +35,14 @@ import type { Code } from "../RegistryError.js"
 import * as server from "./internal/server.js"
 
 /**
+ * A scripted, recording fake `HttpClient` for unit tests of code that talks to registries: answer
+ * each request from a function, then assert on what was sent. See {@link FakeHttp.make}.
+ *
+ * @since 0.1.0
+ */
+export * as FakeHttp from "./FakeHttp.js"
+
+/**
  * One access entry: `{ type: "repository", name: "library/alpine", actions: ["pull"] }` or
  * `{ type: "registry", name: "catalog", actions: ["*"] }`.
  *
@@ -252,6 +260,11 @@ export interface Options {
   readonly host?: string | undefined
   /** Port (default 0: a random free port). */
   readonly port?: number | undefined
+  /**
+   * Port of the second origin that redirected blob GETs go to (default 0: a random free port).
+   * Pin it when something outside the test must know it in advance, e.g. a proxy or firewall rule.
+   */
+  readonly redirectPort?: number | undefined
   readonly auth?: AuthOptions | undefined
   /** Serve the referrers API and send `OCI-Subject` (default true); off, it is a plain 404 like distribution 2.8. */
   readonly referrers?: boolean | undefined

@@ -55,7 +55,7 @@ export const make = (options: Options = {}): Effect.Effect<TestRegistryService, 
       : yield* Effect.provide(Storage.directory(options.storageDirectory), NodeFileSystem.layer)
     const repositories = yield* Repositories.make(storage)
     const host = options.host ?? "127.0.0.1"
-    const redirect = yield* listen(host, 0)
+    const redirect = yield* listen(host, options.redirectPort ?? 0)
     const main = yield* listen(host, options.port ?? 0)
     const url = `http://${main.authority}`
     const redirectUrl = `http://${redirect.authority}`
