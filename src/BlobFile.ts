@@ -8,34 +8,11 @@
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
-import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import type * as Digest from "./Digest.js"
-import { concat, readAhead } from "./internal/body.js"
+import { writeAtomically } from "./internal/fileWrite.js"
 import type * as Reference from "./Reference.js"
 import { type BlobReadError, reopenable, Repository } from "./Repository.js"
-
-/**
- * Writes each batch of byte arrays with one write, through a reused staging buffer: the transport
- * delivers a body in batches of many 64 KiB arrays (see `Transport.bodyStream`), and a write per
- * array, or a fresh buffer per batch, costs more than the copy.
- */
-const batchWriter = (handle: FileSystem.File) => {
-  const staging = new Uint8Array(2 * readAhead)
-  return (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, PlatformError> => {
-    if (chunk.length === 1) return handle.writeAll(Chunk.unsafeHead(chunk))
-    let size = 0
-    for (const part of chunk) size += part.byteLength
-    if (size > staging.byteLength) return handle.writeAll(concat(Chunk.toReadonlyArray(chunk), size))
-    let offset = 0
-    for (const part of chunk) {
-      staging.set(part, offset)
-      offset += part.byteLength
-    }
-    return handle.writeAll(staging.subarray(0, size))
-  }
-}
 
 /**
  * Downloads a blob into `path`: the verified stream is written to a temporary file next to it,
@@ -56,16 +33,7 @@ export const download = Effect.fn("BlobFile.download")(function*(
 ): Effect.fn.Return<void, BlobReadError | PlatformError, Repository | FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
   const repository = yield* Repository
-  const partial = `${path}.partial-${Math.random().toString(36).slice(2, 10)}`
-  yield* Effect.acquireUseRelease(
-    Effect.succeed(partial),
-    (file) =>
-      Effect.scoped(Effect.flatMap(fs.open(file, { flag: "w" }), (handle) => {
-        const write = batchWriter(handle)
-        return Stream.runForEachChunk(repository.getBlob(repo, digest, options), write)
-      })).pipe(Effect.zipRight(fs.rename(file, path))),
-    (file, exit) => (exit._tag === "Success" ? Effect.void : Effect.ignore(fs.remove(file)))
-  )
+  yield* writeAtomically(fs, path, repository.getBlob(repo, digest, options))
 })
 
 /**

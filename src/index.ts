@@ -15,6 +15,8 @@ export * as BlobCache from "./BlobCache.js"
 /** @since 0.1.0 */
 export * as BlobFile from "./BlobFile.js"
 /** @since 0.1.0 */
+export * as Copy from "./Copy.js"
+/** @since 0.1.0 */
 export * as Credentials from "./Credentials.js"
 /** @since 0.1.0 */
 export * as Digest from "./Digest.js"
@@ -24,6 +26,8 @@ export * as Manifest from "./Manifest.js"
 export * as MediaType from "./MediaType.js"
 /** @since 0.1.0 */
 export * as Metrics from "./Metrics.js"
+/** @since 0.1.0 */
+export * as OciLayout from "./OciLayout.js"
 /** @since 0.1.0 */
 export * as Reference from "./Reference.js"
 /** @since 0.1.0 */

@@ -11,6 +11,10 @@ import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -85,7 +89,7 @@ export interface StackOptions extends Stack.Options {
 /**
  * The whole default stack on Node in one Layer: undici HTTP client, Transport (options from code, or
  * from `Config` when none are given), Credentials (Docker and podman files, credential helpers), Auth,
- * an in-memory BlobCache and the Repository.
+ * an in-memory BlobCache, the Repository, and Node's FileSystem and Path (for OCI layouts and copies).
  *
  * @example
  * Effect.runPromise(program.pipe(Effect.provide(node.layer())))
@@ -93,8 +97,10 @@ export interface StackOptions extends Stack.Options {
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: StackOptions = {}): Layer.Layer<Stack.Services, ConfigError.ConfigError> =>
+export const layer = (
+  options: StackOptions = {}
+): Layer.Layer<Stack.Services | FileSystem.FileSystem | Path.Path, ConfigError.ConfigError> =>
   Stack.layer(options.httpClient ?? layerHttpClient(options.http), {
     ...options,
     credentials: options.credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
-  })
+  }).pipe(Layer.merge(Layer.merge(NodeFileSystem.layer, NodePath.layer)))

@@ -1,0 +1,288 @@
+/**
+ * The copy engine: opens both endpoints, walks the source's graph (index → children, manifest →
+ * blobs, referrers) without descending into what the destination already holds, moves the blobs
+ * concurrently (skip, mount, or upload), then pushes the manifests bottom-up and the top one —
+ * with the tag — last, so that a reader never sees a manifest whose content is missing.
+ *
+ * @internal
+ */
+import type * as FileSystem from "@effect/platform/FileSystem"
+import type * as Path from "@effect/platform/Path"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import * as Manifest from "../../Manifest.js"
+import * as MediaType from "../../MediaType.js"
+import { Repository } from "../../Repository.js"
+import { type Endpoint, format, type Handle, type Placement, type Source } from "./endpoint.js"
+import {
+  BlobFailed,
+  type CopyError,
+  EndpointFailed,
+  type EndpointFailure,
+  ImageNotFound,
+  ManifestFailed,
+  PlatformNotFound
+} from "./errors.js"
+import * as LayoutEndpoint from "./layoutEndpoint.js"
+import * as Progress from "./progress.js"
+import * as RegistryEndpoint from "./registryEndpoint.js"
+
+/** Options of a copy. @internal */
+export interface Options {
+  readonly platform?: Manifest.Platform | undefined
+  readonly referrers?: boolean | undefined
+  readonly concurrency?: number | undefined
+  readonly onProgress?: ((event: Progress.Event) => Effect.Effect<void>) | undefined
+}
+
+/** The services a copy needs. @internal */
+export type Services = Repository | FileSystem.FileSystem | Path.Path
+
+type AnyHandle = Handle<EndpointFailure>
+
+const open = (endpoint: Endpoint, create: boolean): Effect.Effect<AnyHandle, CopyError, Services> => {
+  const name = format(endpoint)
+  const opened: Effect.Effect<AnyHandle, EndpointFailure, Services> = endpoint._tag === "Registry"
+    ? Effect.flatMap(Repository, (repo) => RegistryEndpoint.make(repo, endpoint.reference, name))
+    : LayoutEndpoint.make(endpoint.directory, endpoint.tag, name, create)
+  return Effect.mapError(opened, (cause) => new EndpointFailed({ endpoint: name, cause }))
+}
+
+/** A manifest to push, and where it goes. */
+interface Node {
+  readonly decoded: Manifest.Decoded
+  readonly placement: Placement
+  /** The destination has it already (and, so, everything it references). */
+  readonly present: boolean
+}
+
+interface Plan {
+  readonly nodes: ReadonlyArray<Node>
+  readonly blobs: ReadonlyArray<Manifest.Descriptor>
+}
+
+const isManifestType = (mediaType: string) => MediaType.manifestTypes.includes(mediaType)
+
+const notFound = (e: EndpointFailure) =>
+  e._tag === "ManifestUnknown" || e._tag === "NameUnknown" || e._tag === "LayoutImageNotFound"
+
+/** The top manifest: the one the source names, or its entry for `platform` when it is an index. */
+const resolveTop = (source: AnyHandle, platform: Manifest.Platform | undefined) =>
+  Effect.gen(function*() {
+    const top = yield* source.top.pipe(
+      Effect.mapError((cause) =>
+        notFound(cause)
+          ? new ImageNotFound({ endpoint: source.name, cause })
+          : new ManifestFailed({ endpoint: source.name, manifest: source.name, operation: "read", cause })
+      )
+    )
+    if (platform === undefined || !Manifest.isIndex(top.manifest)) return top
+    const entry = Manifest.matchPlatform(top.manifest, platform)
+    if (Option.isNone(entry)) {
+      return yield* new PlatformNotFound({
+        endpoint: source.name,
+        platform: Manifest.formatPlatform(platform),
+        available: top.manifest.manifests.flatMap((m) => (m.platform === undefined ? [] : [Manifest.formatPlatform(m.platform)]))
+      })
+    }
+    return yield* readManifest(source, entry.value)
+  })
+
+const readManifest = (source: AnyHandle, descriptor: Manifest.Descriptor) =>
+  source.getManifest(descriptor).pipe(
+    Effect.mapError((cause) =>
+      new ManifestFailed({ endpoint: source.name, manifest: descriptor.digest, operation: "read", cause })
+    )
+  )
+
+/**
+ * Walks the graph from `top`: children before their parent, referrers after their subject, the
+ * top last. A manifest the destination holds is not descended into (its content is there), but its
+ * referrers are still looked for.
+ */
+const plan = (source: AnyHandle, destination: AnyHandle, top: Manifest.Decoded, withReferrers: boolean) =>
+  Effect.gen(function*() {
+    const nodes: Array<Node> = []
+    const blobs = new Map<string, Manifest.Descriptor>()
+    const seen = new Set<string>()
+    const visit = (decoded: Manifest.Decoded, placement: Placement): Effect.Effect<void, CopyError> =>
+      Effect.gen(function*() {
+        if (seen.has(decoded.digest)) return
+        seen.add(decoded.digest)
+        const descriptor = Manifest.descriptorOf(decoded)
+        const present = yield* destination.hasManifest(descriptor).pipe(
+          Effect.mapError((cause) =>
+            new ManifestFailed({ endpoint: destination.name, manifest: decoded.digest, operation: "stat", cause })
+          )
+        )
+        if (!present) {
+          if (Manifest.isSchema1(decoded.manifest)) {
+            return yield* new ManifestFailed({
+              endpoint: source.name,
+              manifest: decoded.digest,
+              operation: "read",
+              cause: new Manifest.UnsupportedMediaType({ mediaType: decoded.mediaType })
+            })
+          }
+          for (const ref of Manifest.references(decoded.manifest)) {
+            if (Manifest.isIndex(decoded.manifest) && isManifestType(ref.mediaType)) {
+              yield* visit(yield* readManifest(source, ref), "child")
+            } else if (!blobs.has(ref.digest)) {
+              blobs.set(ref.digest, ref)
+            }
+          }
+        }
+        if (placement !== "top") nodes.push({ decoded, placement, present })
+        if (withReferrers) {
+          const referrers = yield* source.referrers(descriptor).pipe(
+            Effect.mapError((cause) =>
+              new ManifestFailed({ endpoint: source.name, manifest: decoded.digest, operation: "referrers", cause })
+            )
+          )
+          for (const referrer of referrers) yield* visit(yield* readManifest(source, referrer), "referrer")
+        }
+        if (placement === "top") nodes.push({ decoded, placement, present })
+      })
+    yield* visit(top, "top")
+    return { nodes, blobs: [...blobs.values()] } satisfies Plan
+  })
+
+/** Counts the bytes of a source stream (and reports them when somebody listens). */
+const counted = <E>(
+  stream: Stream.Stream<Uint8Array, E>,
+  tracker: Progress.Tracker,
+  blob: Manifest.Descriptor,
+  sent: { n: number }
+): Stream.Stream<Uint8Array, E> => {
+  const add = (chunk: Iterable<Uint8Array>) => {
+    let n = 0
+    for (const bytes of chunk) n += bytes.byteLength
+    sent.n += n
+    tracker.bytes += n
+    return n
+  }
+  return tracker.emit === undefined
+    ? Stream.mapChunks(stream, (chunk) => {
+      add(chunk)
+      return chunk
+    })
+    : Stream.mapChunksEffect(stream, (chunk) =>
+      Effect.suspend(() => {
+        const n = add(chunk)
+        return Effect.as(
+          Progress.emit(tracker, () => ({ _tag: "BlobBytes", digest: blob.digest, size: blob.size, bytes: n, sent: sent.n })),
+          chunk
+        )
+      }))
+}
+
+/** One blob: skipped when the destination has it, else mounted when it can be, else uploaded. */
+const copyBlob = (
+  source: AnyHandle,
+  destination: AnyHandle,
+  tracker: Progress.Tracker,
+  mountFrom: ReadonlyArray<string>
+) =>
+(blob: Manifest.Descriptor): Effect.Effect<void, CopyError> =>
+  Effect.gen(function*() {
+    const { digest, size } = blob
+    const failed = (endpoint: string, operation: BlobFailed["operation"]) => (cause: EndpointFailure) =>
+      new BlobFailed({ endpoint, digest, operation, cause })
+    yield* Progress.emit(tracker, () => ({ _tag: "BlobStarted", digest, size, mediaType: blob.mediaType }))
+    if (yield* Effect.mapError(destination.hasBlob(blob), failed(destination.name, "stat"))) {
+      tracker.skipped++
+      yield* Progress.emit(tracker, () => ({ _tag: "BlobSkipped", digest, size }))
+      return yield* Progress.totals(tracker)
+    }
+    for (const from of mountFrom) {
+      if (yield* Effect.mapError(destination.mount(blob, from), failed(destination.name, "mount"))) {
+        tracker.mounted++
+        yield* Progress.emit(tracker, () => ({ _tag: "BlobMounted", digest, size, from }))
+        return yield* Progress.totals(tracker)
+      }
+    }
+    const sent = { n: 0 }
+    let opened = 0
+    const read = source.readBlob(blob)
+    const body: Source<BlobFailed> = (offset) =>
+      Stream.unwrap(Effect.suspend(() => {
+        opened++
+        const again = opened === 1
+          ? Effect.void
+          : Progress.emit(tracker, () =>
+            offset > 0
+              ? { _tag: "BlobResumed", digest, size, offset }
+              : { _tag: "BlobRetried", digest, size, attempt: opened - 1 })
+        return Effect.as(again, counted(read(offset), tracker, blob, sent).pipe(Stream.mapError(failed(source.name, "read"))))
+      }))
+    yield* destination.writeBlob(blob, body).pipe(
+      Effect.mapError((e) => (e instanceof BlobFailed ? e : failed(destination.name, "write")(e)))
+    )
+    tracker.copied++
+    yield* Progress.emit(tracker, () => ({ _tag: "BlobDone", digest, size, sent: sent.n }))
+    yield* Progress.totals(tracker)
+  })
+
+/** Copies the image or index `from` names, with everything it references, to `to`. @internal */
+export const copy = (
+  from: Endpoint,
+  to: Endpoint,
+  options: Options = {}
+): Effect.Effect<Progress.Result, CopyError, Services> =>
+  Effect.gen(function*() {
+    const tracker = Progress.make(options.onProgress)
+    const source = yield* open(from, false)
+    const destination = yield* open(to, true)
+    const top = yield* resolveTop(source, options.platform)
+    const { blobs, nodes } = yield* plan(source, destination, top, options.referrers === true)
+    tracker.total = blobs.length
+    yield* Progress.emit(tracker, () => ({
+      _tag: "Planned",
+      manifests: nodes.length,
+      blobs: blobs.length,
+      bytes: blobs.reduce((sum, b) => sum + b.size, 0)
+    }))
+
+    // mount from the source repository when both are repositories of one registry
+    const mountFrom = source.repository !== undefined && destination.repository !== undefined &&
+        source.repository.registry === destination.repository.registry &&
+        source.repository.repository !== destination.repository.repository
+      ? [source.repository.repository]
+      : []
+    yield* Effect.forEach(blobs, copyBlob(source, destination, tracker, mountFrom), {
+      concurrency: Math.max(1, options.concurrency ?? 4),
+      discard: true
+    })
+
+    const tag = to._tag === "Registry" ? to.reference.tag : to.tag
+    for (const node of nodes) {
+      const { decoded } = node
+      const event = { digest: decoded.digest, mediaType: decoded.mediaType, size: decoded.size, tag: node.placement === "top" ? tag : undefined }
+      // the top manifest is always put: that is what sets the tag
+      if (node.present && node.placement !== "top") {
+        yield* Progress.emit(tracker, () => ({ _tag: "ManifestSkipped", ...event }))
+        continue
+      }
+      yield* destination.putManifest(decoded, node.placement).pipe(
+        Effect.mapError((cause) =>
+          new ManifestFailed({
+            endpoint: destination.name,
+            manifest: decoded.digest,
+            operation: node.placement === "top" ? "tag" : "write",
+            cause
+          })
+        )
+      )
+      tracker.bytes += decoded.size
+      yield* Progress.emit(tracker, () => ({ _tag: "ManifestDone", ...event }))
+      yield* Progress.totals(tracker)
+    }
+    return {
+      digest: top.digest,
+      mediaType: top.mediaType,
+      size: top.size,
+      blobs: { copied: tracker.copied, skipped: tracker.skipped, mounted: tracker.mounted },
+      bytes: tracker.bytes
+    }
+  })

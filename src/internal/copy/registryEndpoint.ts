@@ -1,0 +1,70 @@
+/**
+ * The registry endpoint of a copy: one repository, over the Repository service.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import type * as Manifest from "../../Manifest.js"
+import * as Reference from "../../Reference.js"
+import type * as Repository from "../../Repository.js"
+import { type Handle, type RegistryFailure, type Source } from "./endpoint.js"
+
+/** Blob and manifest lookups answer false for what the registry does not know. */
+const absent = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.as(true),
+    Effect.catchIf(
+      (e): e is Extract<E, { readonly _tag: "BlobUnknown" | "ManifestUnknown" | "NameUnknown" }> =>
+        typeof e === "object" && e !== null && "_tag" in e &&
+        (e._tag === "BlobUnknown" || e._tag === "ManifestUnknown" || e._tag === "NameUnknown"),
+      () => Effect.succeed(false)
+    )
+  )
+
+/** A handle on `reference`'s repository; `reference`'s tag (else digest, else `latest`) names the top manifest. @internal */
+export const make = (
+  repo: Repository.Repository["Type"],
+  reference: Reference.Reference,
+  name: string
+): Effect.Effect<Handle<RegistryFailure>, RegistryFailure> =>
+  Effect.gen(function*() {
+    const bare = yield* Reference.make({ registry: reference.registry, repository: reference.repository })
+    const byDigest = (descriptor: Manifest.Descriptor) => Reference.withDigest(bare, descriptor.digest)
+    const topRef = reference.tag === undefined && reference.digest === undefined
+      ? yield* Reference.withTag(reference, "latest")
+      : reference
+    return {
+      name,
+      repository: { registry: reference.registry, repository: reference.repository },
+      top: repo.getManifest(topRef),
+      getManifest: (descriptor) => repo.getManifest(byDigest(descriptor)),
+      hasManifest: (descriptor) => repo.manifestExists(byDigest(descriptor)),
+      putManifest: (manifest, placement) =>
+        Effect.asVoid(repo.putManifest(placement === "top" ? topRef : byDigest(manifest), manifest)),
+      hasBlob: (descriptor) => absent(repo.statBlob(bare, descriptor.digest)),
+      readBlob: (descriptor): Source<RegistryFailure> => (offset) =>
+        offset === 0
+          ? repo.getBlob(bare, descriptor.digest, { size: descriptor.size })
+          : repo.getBlobRange(bare, descriptor.digest, { offset }),
+      writeBlob: (descriptor, source) =>
+        Effect.asVoid(
+          repo.putBlob(bare, Stream.suspend(() => source(0)), {
+            digest: descriptor.digest,
+            size: descriptor.size,
+            mediaType: descriptor.mediaType,
+            skipExisting: false
+          })
+        ),
+      mount: (descriptor, from) =>
+        repo.mountBlob(bare, descriptor.digest, from).pipe(
+          Effect.flatMap((result) =>
+            result._tag === "Mounted"
+              ? Effect.succeed(true)
+              // the registry opened an upload instead: ours to close, the blob goes up the normal way
+              : Effect.as(Effect.ignore(repo.cancelUpload(bare, result.session)), false)
+          )
+        ),
+      referrers: (subject) => repo.referrers(bare, subject.digest)
+    } satisfies Handle<RegistryFailure>
+  })

@@ -1,0 +1,58 @@
+/**
+ * Writing a file all at once or not at all: the bytes go to a temporary file next to the target,
+ * which is renamed over it only when the stream ended without failure. On failure or interruption
+ * the temporary file is removed, so a reader never sees half a file and a failed verification
+ * leaves nothing behind.
+ *
+ * @internal
+ */
+import type { PlatformError } from "@effect/platform/Error"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { concat, readAhead } from "./body.js"
+
+/** A temporary name next to `path` (same directory, so that the rename is atomic). @internal */
+export const temporaryName = (path: string): string => `${path}.partial-${Math.random().toString(36).slice(2, 10)}`
+
+/**
+ * Writes each batch of byte arrays with one write, through a reused staging buffer: the transport
+ * delivers a body in batches of many 64 KiB arrays (see `Transport.bodyStream`), and a write per
+ * array, or a fresh buffer per batch, costs more than the copy.
+ */
+const batchWriter = (handle: FileSystem.File) => {
+  const staging = new Uint8Array(2 * readAhead)
+  return (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, PlatformError> => {
+    if (chunk.length === 1) return handle.writeAll(Chunk.unsafeHead(chunk))
+    let size = 0
+    for (const part of chunk) size += part.byteLength
+    if (size > staging.byteLength) return handle.writeAll(concat(Chunk.toReadonlyArray(chunk), size))
+    let offset = 0
+    for (const part of chunk) {
+      staging.set(part, offset)
+      offset += part.byteLength
+    }
+    return handle.writeAll(staging.subarray(0, size))
+  }
+}
+
+/**
+ * Streams `body` into a temporary file next to `path` (a batch of chunks per write) and renames it
+ * to `path` once the stream ended; the temporary file is removed on any failure or interruption.
+ *
+ * @internal
+ */
+export const writeAtomically = <E, R>(
+  fs: FileSystem.FileSystem,
+  path: string,
+  body: Stream.Stream<Uint8Array, E, R>
+): Effect.Effect<void, E | PlatformError, R> =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => temporaryName(path)),
+    (file) =>
+      Effect.scoped(
+        Effect.flatMap(fs.open(file, { flag: "w" }), (handle) => Stream.runForEachChunk(body, batchWriter(handle)))
+      ).pipe(Effect.zipRight(fs.rename(file, path))),
+    (file, exit) => (exit._tag === "Success" ? Effect.void : Effect.ignore(fs.remove(file)))
+  )

@@ -1,0 +1,363 @@
+/**
+ * Copy against embedded registries and layouts on disk: registry ↔ registry, registry ↔ layout,
+ * layout ↔ layout; single images, 5 layers, multi-arch indexes, artifacts and their referrers;
+ * mounts, skips, interrupted copies run again, progress events and errors.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as Copy from "../src/Copy.js"
+import * as Credentials from "../src/Credentials.js"
+import * as Digest from "../src/Digest.js"
+import * as Manifest from "../src/Manifest.js"
+import * as node from "../src/node.js"
+import * as OciLayout from "../src/OciLayout.js"
+import * as Reference from "../src/Reference.js"
+import * as Repository from "../src/Repository.js"
+import * as Testing from "../src/testing/index.js"
+import * as Images from "./support/images.js"
+
+const stack = node.layer({
+  credentials: Credentials.layerAnonymous,
+  transport: { retry: Schedule.spaced("5 millis").pipe(Schedule.intersect(Schedule.recurs(3))) },
+  repository: { resume: Schedule.recurs(3) }
+})
+
+const tempDir = Effect.acquireRelease(
+  Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-oci-copy-"))),
+  (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+const refOf = (registry: Testing.TestRegistryService, repository: string, tag?: string) =>
+  Either.getOrThrow(Reference.parseEither(`${registry.host}/${repository}${tag === undefined ? "" : `:${tag}`}`))
+
+const at = (registry: Testing.TestRegistryService, repository: string, tag?: string) =>
+  Copy.registry(refOf(registry, repository, tag))
+
+/** Every blob and the manifest of `img` are in `repository` of `registry`, byte for byte. */
+const expectImageIn = (registry: Testing.TestRegistryService, repository: string, img: Images.Image) =>
+  Effect.gen(function*() {
+    for (const b of img.blobs) expect(yield* registry.hasBlob(repository, b.descriptor.digest)).toBe(true)
+    expect(yield* registry.hasManifest(repository, img.manifest.digest)).toBe(true)
+  })
+
+/** Every blob and the manifest of `img` are in the layout, byte for byte. */
+const expectImageInLayout = (dir: string, img: Images.Image) =>
+  Effect.gen(function*() {
+    const layout = yield* OciLayout.open(dir)
+    for (const b of [...img.blobs, { bytes: img.manifest.bytes, descriptor: Manifest.descriptorOf(img.manifest) }]) {
+      const file = yield* layout.blobPath(b.descriptor.digest)
+      expect(new Uint8Array(Fs.readFileSync(file))).toEqual(b.bytes)
+    }
+  })
+
+const run = <A, E>(effect: Effect.Effect<A, E, Copy.Services>) => Effect.provide(effect, stack)
+
+describe("Copy.parseEndpoint", () => {
+  it.effect("reads docker:// and oci: with and without a tag", () =>
+    Effect.gen(function*() {
+      const docker = yield* Copy.parseEndpoint("docker://localhost:5000/a/b:v1")
+      expect(docker._tag === "Registry" && Reference.format(docker.reference)).toBe("localhost:5000/a/b:v1")
+      expect(yield* Copy.parseEndpoint("oci:/tmp/x:v1.0")).toEqual({ _tag: "Layout", directory: "/tmp/x", tag: "v1.0" })
+      expect(yield* Copy.parseEndpoint("oci:relative/dir")).toEqual({ _tag: "Layout", directory: "relative/dir" })
+      expect(Copy.formatEndpoint(yield* Copy.parseEndpoint("oci:/tmp/x:v1"))).toBe("oci:/tmp/x:v1")
+    }))
+
+  it.effect("refuses other transports, a bad reference, an empty directory and a bad tag", () =>
+    Effect.gen(function*() {
+      for (const input of ["dir:/tmp/x", "localhost:5000/a:v1", "docker://host/UPPER:v1", "oci:", "oci::v1", "oci:/x:bad tag"]) {
+        const error = yield* Effect.flip(Copy.parseEndpoint(input))
+        expect(error._tag).toBe("CopyEndpointInvalid")
+        expect(error.input).toBe(input)
+      }
+    }))
+})
+
+describe("Copy.copy between registries", () => {
+  it.scopedLive("a 5-layer image to another registry: every blob uploaded once, digests preserved", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("five", { layers: 5 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v2")))
+      expect(result.digest).toBe(img.manifest.digest)
+      expect(result.mediaType).toBe(img.manifest.mediaType)
+      expect(result.size).toBe(img.manifest.size)
+      expect(result.blobs).toEqual({ copied: 6, skipped: 0, mounted: 0 })
+      const blobBytes = img.blobs.reduce((n, x) => n + x.descriptor.size, 0)
+      expect(result.bytes).toBe(blobBytes + img.manifest.size)
+      yield* expectImageIn(b, "dst/app", img)
+      expect(yield* b.hasManifest("dst/app", "v2")).toBe(true)
+      const log = yield* b.requests
+      expect(Images.committed(log).sort()).toEqual(img.blobs.map((x) => x.descriptor.digest).sort())
+      // the manifest went up after every blob, by tag
+      const manifestPut = log.findIndex((r) => r.method === "PUT" && r.path.endsWith("/manifests/v2"))
+      const lastBlob = Math.max(...log.flatMap((r, i) => (r.method === "PUT" && r.path.includes("/blobs/uploads/") ? [i] : [])))
+      expect(manifestPut).toBeGreaterThan(lastBlob)
+    }))
+
+  it.scopedLive("within one registry every blob is mounted from the source repository", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const img = Images.image("mount", { layers: 5 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(a, "other/app", "v1")))
+      expect(result.blobs).toEqual({ copied: 0, skipped: 0, mounted: 6 })
+      expect(result.bytes).toBe(img.manifest.size)
+      yield* expectImageIn(a, "other/app", img)
+      const log = yield* a.requests
+      expect(log.filter((r) => r.method === "PATCH" || (r.method === "PUT" && r.path.includes("/blobs/")))).toEqual([])
+      expect(log.filter((r) => r.query["mount"] !== undefined).every((r) => r.query["from"] === "src/app")).toBe(true)
+    }))
+
+  it.scopedLive("a second copy sends no blob and finds the manifest there", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("again", { layers: 3 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      yield* run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1")))
+      yield* b.clearRequests
+      const again = yield* run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1")))
+      expect(again.blobs).toEqual({ copied: 0, skipped: 0, mounted: 0 })
+      expect(Images.uploads(yield* b.requests)).toEqual([])
+    }))
+
+  it.scopedLive("a multi-arch index with all its children; `platform` copies the one image", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const platforms = [
+        { os: "linux", architecture: "amd64" },
+        { os: "linux", architecture: "arm64", variant: "v8" },
+        { os: "linux", architecture: "s390x" }
+      ]
+      const idx = Images.index("multi", platforms)
+      yield* Images.seedIndex(a, "src/multi", idx, "v1")
+      const all = yield* run(Copy.copy(at(a, "src/multi", "v1"), at(b, "dst/multi", "v1")))
+      expect(all.digest).toBe(idx.manifest.digest)
+      expect(all.blobs.copied).toBe(9)
+      for (const img of idx.images) yield* expectImageIn(b, "dst/multi", img)
+      expect(yield* b.hasManifest("dst/multi", idx.manifest.digest)).toBe(true)
+
+      const one = yield* run(
+        Copy.copy(at(a, "src/multi", "v1"), at(b, "dst/one", "arm"), { platform: { os: "linux", architecture: "arm64" } })
+      )
+      expect(one.digest).toBe(idx.images[1]!.manifest.digest)
+      expect(one.blobs.copied).toBe(3)
+      yield* expectImageIn(b, "dst/one", idx.images[1]!)
+      expect(yield* b.hasManifest("dst/one", idx.images[0]!.manifest.digest)).toBe(false)
+
+      const missing = yield* Effect.flip(
+        run(Copy.copy(at(a, "src/multi", "v1"), at(b, "dst/none", "x"), { platform: { os: "windows", architecture: "amd64" } }))
+      )
+      expect(missing._tag).toBe("CopyPlatformNotFound")
+      if (missing._tag === "CopyPlatformNotFound") expect(missing.available).toEqual(["linux/amd64", "linux/arm64/v8", "linux/s390x"])
+    }))
+
+  it.scopedLive("with referrers: the artifacts referring to the image follow it (API and fallback tag)", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const withApi = yield* Testing.make()
+      const withoutApi = yield* Testing.make({ referrers: false })
+      const img = Images.image("signed")
+      const sig = Images.artifact("alice", img.manifest)
+      const sbom = Images.artifact("sbom", img.manifest)
+      yield* Images.seed(a, "src/app", img, "v1")
+      yield* Images.seed(a, "src/app", sig)
+      yield* Images.seed(a, "src/app", sbom)
+      for (const target of [withApi, withoutApi]) {
+        const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(target, "dst/app", "v1"), { referrers: true }))
+        expect(result.digest).toBe(img.manifest.digest)
+        yield* expectImageIn(target, "dst/app", sig)
+        yield* expectImageIn(target, "dst/app", sbom)
+        const listed = yield* run(Effect.flatMap(Repository.Repository, (repo) =>
+          repo.referrers(refOf(target, "dst/app"), img.manifest.digest)))
+        expect(listed.map((d) => d.digest).sort()).toEqual([sig.manifest.digest, sbom.manifest.digest].sort())
+      }
+      // without the option, no referrer is copied
+      const plain = yield* Testing.make()
+      yield* run(Copy.copy(at(a, "src/app", "v1"), at(plain, "dst/app", "v1")))
+      expect(yield* plain.hasManifest("dst/app", sig.manifest.digest)).toBe(false)
+    }))
+
+  it.scopedLive("a missing source tag is CopyImageNotFound naming the endpoint", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const error = yield* Effect.flip(run(Copy.copy(at(a, "src/app", "nope"), at(a, "dst/app", "v1"))))
+      expect(error._tag).toBe("CopyImageNotFound")
+      expect(error.message).toContain(`docker://${a.host}/src/app:nope`)
+    }))
+})
+
+describe("Copy.copy interrupted, then run again", () => {
+  it.scopedLive("an interrupted copy leaves no tag; run again, it sends no blob twice", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("interrupted", { layers: 5 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      let done = 0
+      const exit = yield* Effect.exit(run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"), {
+        concurrency: 1,
+        onProgress: (e) => (e._tag === "BlobDone" && ++done === 3 ? Effect.interrupt : Effect.void)
+      })))
+      expect(exit._tag === "Failure" && exit.cause._tag).toBe("Interrupt")
+      expect(yield* b.hasManifest("dst/app", "v1")).toBe(false)
+      const first = Images.committed(yield* b.requests)
+      expect(first.length).toBe(3)
+      yield* b.clearRequests
+      const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1")))
+      const second = Images.committed(yield* b.requests)
+      expect(result.blobs).toEqual({ copied: 3, skipped: 3, mounted: 0 })
+      expect([...first, ...second].sort()).toEqual(img.blobs.map((x) => x.descriptor.digest).sort())
+      yield* expectImageIn(b, "dst/app", img)
+    }))
+
+  it.scopedLive("a blob the destination refuses fails the copy naming the blob and the endpoint", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("refused", { layers: 2 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const refused = img.blobs[2]!.descriptor.digest
+      yield* b.setFaults([{ method: "PUT", path: Digest.hex(refused), action: Testing.FaultAction.respond(403, { code: "DENIED" }) }])
+      const error = yield* Effect.flip(run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"))))
+      expect(error._tag).toBe("CopyBlobFailed")
+      if (error._tag === "CopyBlobFailed") {
+        expect(error.digest).toBe(refused)
+        expect(error.operation).toBe("write")
+        expect(error.endpoint).toBe(`docker://${b.host}/dst/app:v1`)
+        expect(error.cause._tag).toBe("Denied")
+      }
+      expect(yield* b.hasManifest("dst/app", "v1")).toBe(false)
+    }))
+})
+
+describe("Copy.copy with layouts", () => {
+  it.scopedLive("registry → layout → layout → registry keeps every byte", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const dir = yield* tempDir
+      const img = Images.image("roundtrip", { layers: 5 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const first = Path.join(dir, "first")
+      const second = Path.join(dir, "second")
+      const pulled = yield* run(Copy.copy(at(a, "src/app", "v1"), Copy.layout(first, "v1")))
+      expect(pulled.blobs.copied).toBe(6)
+      yield* run(expectImageInLayout(first, img))
+      const copied = yield* run(Copy.copy(Copy.layout(first, "v1"), Copy.layout(second, "latest")))
+      expect(copied.digest).toBe(img.manifest.digest)
+      yield* run(expectImageInLayout(second, img))
+      const pushed = yield* run(Copy.copy(Copy.layout(second, "latest"), at(b, "back/app", "v1")))
+      expect(pushed.digest).toBe(img.manifest.digest)
+      yield* expectImageIn(b, "back/app", img)
+      const index = JSON.parse(Fs.readFileSync(Path.join(second, "index.json"), "utf8"))
+      expect(index.manifests).toEqual([{
+        mediaType: img.manifest.mediaType,
+        digest: img.manifest.digest,
+        size: img.manifest.size,
+        annotations: { [OciLayout.refNameAnnotation]: "latest" }
+      }])
+    }))
+
+  it.scopedLive("an index and its referrers into a layout and back out", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make({ referrers: false })
+      const dir = yield* tempDir
+      const idx = Images.index("laymulti", [{ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "arm64" }])
+      const sig = Images.artifact("bob", idx.manifest)
+      yield* Images.seedIndex(a, "src/multi", idx, "v1")
+      yield* Images.seed(a, "src/multi", sig)
+      yield* run(Copy.copy(at(a, "src/multi", "v1"), Copy.layout(dir, "v1"), { referrers: true }))
+      for (const img of [...idx.images, sig]) yield* run(expectImageInLayout(dir, img))
+      const layout = yield* run(OciLayout.open(dir))
+      expect((yield* run(layout.referrers(idx.manifest.digest))).map((d) => d.digest)).toEqual([sig.manifest.digest])
+      // index.json lists the index under its tag and the referrer untagged; children are blobs only
+      expect((yield* run(layout.entries)).map((e) => e.digest).sort()).toEqual([idx.manifest.digest, sig.manifest.digest].sort())
+
+      const back = yield* run(Copy.copy(Copy.layout(dir, "v1"), at(b, "dst/multi", "v1"), { referrers: true }))
+      expect(back.digest).toBe(idx.manifest.digest)
+      for (const img of [...idx.images, sig]) yield* expectImageIn(b, "dst/multi", img)
+      expect(yield* b.hasManifest("dst/multi", "sha256-" + Digest.hex(idx.manifest.digest))).toBe(true)
+    }))
+
+  it.scopedLive("a source directory that is not a layout fails with CopyEndpointFailed", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const error = yield* Effect.flip(run(Copy.copy(Copy.layout(dir, "v1"), Copy.layout(Path.join(dir, "out")))))
+      expect(error._tag).toBe("CopyEndpointFailed")
+      expect(error.message).toContain(`oci:${dir}:v1`)
+    }))
+})
+
+describe("Copy progress", () => {
+  it.scopedLive("events add up to the bytes sent, and the Stream ends with the result", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("progress", { layers: 4, layerSize: 300_000 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      // one blob already at the destination: skipped, and sends nothing
+      yield* b.putBlob("dst/app", img.blobs[1]!.bytes)
+      const events = Chunk.toReadonlyArray(
+        yield* run(Stream.runCollect(Copy.copyWithProgress(at(a, "src/app", "v1"), at(b, "dst/app", "v1"))))
+      )
+      const last = events[events.length - 1]!
+      expect(last._tag).toBe("Completed")
+      const result = last._tag === "Completed" ? last.result : undefined!
+      expect(result.blobs).toEqual({ copied: 4, skipped: 1, mounted: 0 })
+      const sum = events.reduce(
+        (n, e) => n + (e._tag === "BlobBytes" ? e.bytes : e._tag === "ManifestDone" ? e.size : 0),
+        0
+      )
+      expect(sum).toBe(result.bytes)
+      const sentBlobs = img.blobs.filter((_, i) => i !== 1).reduce((n, x) => n + x.descriptor.size, 0)
+      expect(result.bytes).toBe(sentBlobs + img.manifest.size)
+      expect(events[0]).toEqual({ _tag: "Planned", manifests: 1, blobs: 5, bytes: img.blobs.reduce((n, x) => n + x.descriptor.size, 0) })
+      expect(events.filter((e) => e._tag === "BlobSkipped").map((e) => e._tag === "BlobSkipped" && e.digest)).toEqual([
+        img.blobs[1]!.descriptor.digest
+      ])
+      expect(events.filter((e) => e._tag === "BlobDone").length).toBe(4)
+      const totals = events.filter((e) => e._tag === "Totals")
+      expect(totals[totals.length - 1]).toEqual({
+        _tag: "Totals",
+        blobs: { copied: 4, skipped: 1, mounted: 0, done: 5, total: 5 },
+        bytes: result.bytes
+      })
+    }))
+
+  it.scopedLive("a chunk that failed is sent again; the events still add up to the bytes sent", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("retry", { layers: 1, layerSize: 200_000 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      // chunked uploads; the first chunk of the layer fails with a 500 and is sent again
+      const chunked = node.layer({
+        credentials: Credentials.layerAnonymous,
+        transport: { retry: Schedule.recurs(0) },
+        repository: { monolithicThreshold: 1, chunkSize: 64 * 1024, uploadResume: Schedule.recurs(3) }
+      })
+      yield* b.setFaults([{ method: "PATCH", first: 1, action: Testing.FaultAction.serverError() }])
+      const events: Array<Copy.ProgressEvent> = []
+      const result = yield* Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"), {
+        concurrency: 1,
+        onProgress: (e) => Effect.sync(() => events.push(e))
+      }).pipe(Effect.provide(chunked))
+      yield* expectImageIn(b, "dst/app", img)
+      expect((yield* b.requests).filter((r) => r.method === "PATCH" && r.status === 500).length).toBe(1)
+      const sum = events.reduce((n, e) => n + (e._tag === "BlobBytes" ? e.bytes : e._tag === "ManifestDone" ? e.size : 0), 0)
+      expect(sum).toBe(result.bytes)
+      expect(result.blobs.copied).toBe(2)
+    }))
+})
