@@ -19,6 +19,7 @@ import type { BodyTooLarge, DigestMismatch, InvalidDigest, InvalidReference, Siz
 import { writeAtomically } from "../fileWrite.js"
 import { InvalidLayout, LayoutBlobNotFound, type LayoutImageNotFound, type LayoutLocked } from "./errors.js"
 import * as IndexFile from "./indexFile.js"
+import type { Layout, OpenOptions } from "../../OciLayout.js"
 
 /** Every error of a layout operation. @internal */
 export type LayoutError =
@@ -35,46 +36,8 @@ export type LayoutError =
   | Manifest.UnsupportedMediaType
   | PlatformError
 
-/** Options of `open`. @internal */
-export interface OpenOptions {
-  readonly create?: boolean | undefined
-  readonly lockTimeout?: Duration.DurationInput | undefined
-  readonly staleLockAfter?: Duration.DurationInput | undefined
-}
-
 /** A manifest to write: decoded (or encoded), or exact bytes with their media type. @internal */
 export type ManifestInput = Manifest.Decoded | { readonly bytes: Uint8Array; readonly mediaType: string }
-
-/** One open layout. @internal */
-export interface Layout {
-  readonly directory: string
-  readonly entries: Effect.Effect<ReadonlyArray<Manifest.Descriptor>, LayoutError>
-  readonly tags: Effect.Effect<ReadonlyArray<string>, LayoutError>
-  readonly resolve: (tag?: string | undefined) => Effect.Effect<Manifest.Descriptor, LayoutError>
-  readonly blobPath: (digest: Digest.Digest) => Effect.Effect<string, InvalidDigest>
-  readonly blobSize: (digest: Digest.Digest) => Effect.Effect<Option.Option<number>, LayoutError>
-  readonly hasBlob: (digest: Digest.Digest, size?: number | undefined) => Effect.Effect<boolean, LayoutError>
-  readonly readBlob: (
-    digest: Digest.Digest,
-    options?: { readonly size?: number | undefined; readonly offset?: number | undefined }
-  ) => Stream.Stream<Uint8Array, LayoutError>
-  readonly writeBlob: <E = never, R = never>(
-    body: Stream.Stream<Uint8Array, E, R> | Uint8Array,
-    expected: { readonly digest: Digest.Digest; readonly size?: number | undefined }
-  ) => Effect.Effect<void, LayoutError | E, R>
-  readonly readManifest: (
-    descriptor: Digest.Digest | Manifest.Descriptor
-  ) => Effect.Effect<Manifest.Decoded, LayoutError>
-  readonly writeManifest: (
-    manifest: ManifestInput,
-    options?: { readonly tag?: string | undefined; readonly index?: boolean | undefined }
-  ) => Effect.Effect<Manifest.Descriptor, LayoutError>
-  readonly tag: (descriptor: Manifest.Descriptor, tag?: string | undefined) => Effect.Effect<void, LayoutError>
-  readonly referrers: (
-    subject: Digest.Digest,
-    options?: { readonly artifactType?: string | undefined }
-  ) => Effect.Effect<ReadonlyArray<Manifest.Descriptor>, LayoutError>
-}
 
 const layoutFile = JSON.stringify({ imageLayoutVersion: "1.0.0" }).replace(":", ": ")
 
