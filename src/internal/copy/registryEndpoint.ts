@@ -4,10 +4,9 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import * as Stream from "effect/Stream"
 import type * as Manifest from "../../Manifest.js"
 import * as Reference from "../../Reference.js"
-import type * as Repository from "../../Repository.js"
+import { reopenable, type Repository } from "../../Repository.js"
 import { type Handle, type RegistryFailure, type Source } from "./endpoint.js"
 
 /** Blob and manifest lookups answer false for what the registry does not know. */
@@ -24,7 +23,7 @@ const absent = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
 
 /** A handle on `reference`'s repository; `reference`'s tag (else digest, else `latest`) names the top manifest. @internal */
 export const make = (
-  repo: Repository.Repository["Type"],
+  repo: Repository["Type"],
   reference: Reference.Reference,
   name: string
 ): Effect.Effect<Handle<RegistryFailure>, RegistryFailure> =>
@@ -49,7 +48,8 @@ export const make = (
           : repo.getBlobRange(bare, descriptor.digest, { offset }),
       writeBlob: (descriptor, source) =>
         Effect.asVoid(
-          repo.putBlob(bare, Stream.suspend(() => source(0)), {
+          // re-readable: a cut upload goes on from where the registry stands, re-reading only the rest
+          repo.putBlob(bare, reopenable(source, { size: descriptor.size }), {
             digest: descriptor.digest,
             size: descriptor.size,
             mediaType: descriptor.mediaType,
