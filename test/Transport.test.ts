@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -231,6 +232,7 @@ describe("Transport timeouts", () => {
   })
 
   it.live("fails a body that stalls, but not one that keeps delivering", () => {
+    // Both bodies take longer than the stall timeout in total; only the first pauses that long.
     const stalled = () =>
       new Response(
         new ReadableStream<Uint8Array>({
@@ -240,12 +242,33 @@ describe("Transport timeouts", () => {
         }),
         { status: 200 }
       )
-    const { layer } = withTransport(stalled, { bodyStallTimeout: "100 millis" })
+    const trickling = () => {
+      let sent = 0
+      return new Response(
+        new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            await new Promise((resolve) => setTimeout(resolve, 40))
+            if (sent === 8) return controller.close()
+            controller.enqueue(new Uint8Array(100).fill(++sent))
+          }
+        }),
+        { status: 200 }
+      )
+    }
+    const { layer } = withTransport((request) => request.url.pathname.endsWith("/stalled") ? stalled() : trickling(), {
+      bodyStallTimeout: "100 millis"
+    })
     return Effect.gen(function*() {
-      const response = yield* send()
+      const response = yield* send(HttpClientRequest.get("https://registry.example/v2/stalled"))
       const result = yield* Effect.either(Stream.runCollect(response.stream))
       expect(Either.isLeft(result)).toBe(true)
       if (Either.isLeft(result)) expect(result.left).toMatchObject({ _tag: "RequestTimeout", phase: "body" })
+
+      const started = Date.now()
+      const steady = yield* send(HttpClientRequest.get("https://registry.example/v2/trickling"))
+      const bytes = Chunk.toReadonlyArray(yield* Stream.runCollect(steady.stream)).flatMap((c) => [...c])
+      expect(Date.now() - started).toBeGreaterThan(100) // longer than the timeout in total
+      expect(bytes).toEqual(Array.from({ length: 8 }, (_, i) => new Array<number>(100).fill(i + 1)).flat())
     }).pipe(Effect.provide(layer))
   })
 })
@@ -263,13 +286,27 @@ describe("Transport bodies", () => {
   })
 
   it.live("a slow consumer is not a stalled body", () => {
-    const { layer } = withTransport(() => new Response(new Uint8Array(4096), { status: 200 }), {
-      bodyStallTimeout: "50 millis"
-    })
+    // 4 MiB, all there at once — more than the transport reads ahead, so the reader waits for the
+    // consumer: only the consumer is slow, and that is not a stall.
+    let sent = 0
+    const { layer } = withTransport(() =>
+      new Response(
+        new ReadableStream<Uint8Array>({
+          pull(controller) {
+            if (sent === 4) return controller.close()
+            controller.enqueue(new Uint8Array(1024 * 1024).fill(++sent))
+          }
+        }),
+        { status: 200 }
+      ), { bodyStallTimeout: "50 millis" })
     return Effect.gen(function*() {
       const response = yield* send()
       const chunks = yield* Stream.runCollect(response.stream.pipe(Stream.tap(() => Effect.sleep("150 millis"))))
-      expect(chunks.length).toBeGreaterThan(0)
+      const bytes = Chunk.toReadonlyArray(chunks)
+      expect(bytes.reduce((n, c) => n + c.byteLength, 0)).toBe(4 * 1024 * 1024)
+      const firsts = bytes.map((c) => c[0]!)
+      expect(firsts).toEqual([...firsts].sort((a, b) => a - b)) // in order
+      expect(bytes.at(-1)?.at(-1)).toBe(4)
     }).pipe(Effect.provide(layer))
   })
 })
