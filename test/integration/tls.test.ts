@@ -5,8 +5,10 @@
 import { expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
+import * as Tls from "node:tls"
 import * as Repository from "../../src/Repository.js"
 import { integrationSuite } from "./support/binaries.js"
+import { derBase64 } from "./support/certs.js"
 import * as Client from "./support/client.js"
 import * as Environment from "./support/environment.js"
 import { Fixture, skopeoPush } from "./support/environment.js"
@@ -33,7 +35,28 @@ integrationSuite("registry 2.8 over TLS", ["docker-registry", "skopeo", "openssl
       Effect.gen(function*() {
         const { registry } = yield* Fixture
         expect(registry.url).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
-        expect(registry.ca?.certPem).toContain("BEGIN CERTIFICATE")
+        const port = Number(new URL(registry.url).port)
+        // A TLS handshake that verifies the server against our CA alone (not the system's roots).
+        const peer = yield* Effect.async<{ readonly authorized: boolean; readonly issuer: string; readonly der: Buffer }, Error>(
+          (resume) => {
+            const socket = Tls.connect({ host: "127.0.0.1", port, ca: registry.ca!.certPem, servername: "localhost" }, () => {
+              const certificate = socket.getPeerCertificate(true)
+              resume(Effect.succeed({
+                authorized: socket.authorized,
+                issuer: certificate.issuerCertificate?.raw.toString("base64") ?? "",
+                der: certificate.raw
+              }))
+              socket.end()
+            })
+            socket.on("error", (e) => resume(Effect.fail(e)))
+          }
+        )
+        expect(peer.authorized).toBe(true)
+        expect(peer.issuer).toBe(derBase64(registry.ca!.certPem))
+        // …and a plain-http request to the same port is no registry answer.
+        const plain = yield* Effect.either(Effect.tryPromise(() => fetch(`http://127.0.0.1:${port}/v2/`)))
+        expect(plain._tag === "Left" || plain.right.status === 400).toBe(true)
+        if (plain._tag === "Right") expect(plain.right.headers.get("docker-distribution-api-version")).toBeNull()
       }))
 
     it.effect("a client that does not trust the CA fails with TransportError, not a silent downgrade", () =>
