@@ -10,7 +10,7 @@
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
 import type * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import type * as FileSystem from "@effect/platform/FileSystem"
@@ -87,6 +87,15 @@ export interface StackOptions extends Stack.Options {
 }
 
 /**
+ * What the credential stores need: files, paths, and processes for credential helpers. Only these
+ * three (not `NodeContext`, which also loads the terminal and worker modules): start-up time is
+ * mostly module loading.
+ */
+const credentialFiles = NodeCommandExecutor.layer.pipe(
+  Layer.provideMerge(Layer.merge(NodeFileSystem.layer, NodePath.layer))
+)
+
+/**
  * The whole default stack on Node in one Layer: undici HTTP client, Transport (options from code, or
  * from `Config` when none are given), Credentials (Docker and podman files, credential helpers), Auth,
  * an in-memory BlobCache, the Repository, and Node's FileSystem and Path (for OCI layouts and copies).
@@ -102,5 +111,5 @@ export const layer = (
 ): Layer.Layer<Stack.Services | FileSystem.FileSystem | Path.Path, ConfigError.ConfigError> =>
   Stack.layer(options.httpClient ?? layerHttpClient(options.http), {
     ...options,
-    credentials: options.credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
+    credentials: options.credentials ?? Credentials.layer.pipe(Layer.provide(credentialFiles))
   }).pipe(Layer.merge(Layer.merge(NodeFileSystem.layer, NodePath.layer)))
