@@ -15,7 +15,7 @@
  * @since 0.1.0
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "./Transport.js"
 import * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -203,7 +203,7 @@ export class Auth extends Context.Tag("effect-oci/Auth")<Auth, {
     registry: string,
     request: HttpClientRequest.HttpClientRequest,
     scopes: ReadonlyArray<Scope>
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, TransportFailure | AuthFailure>
+  ) => Effect.Effect<TransportResponse, TransportFailure | AuthFailure>
 }>() {}
 
 /**

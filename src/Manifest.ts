@@ -21,6 +21,7 @@
  * @since 0.1.0
  */
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Stream from "effect/Stream"
 import type * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import * as Function from "effect/Function"
@@ -219,7 +220,8 @@ export const digestOf: (
 ) => Either.Either<Digest, S.InvalidManifest> = decoder.digestOf
 
 /**
- * Reads and decodes the body of a manifest response, using its `Content-Type`. A `Content-Length`
+ * Reads and decodes the body of a manifest response (the Transport's, or any `HttpClientResponse`),
+ * using its `Content-Type`. A `Content-Length`
  * over {@link maxManifestBytes} is refused before reading, and a body that grows past it is cut off.
  * The status is not checked here, and neither is `Docker-Content-Digest` (pass `expectedDigest`).
  *
@@ -227,7 +229,9 @@ export const digestOf: (
  * @category decoding
  */
 export const fromResponse: (
-  response: HttpClientResponse.HttpClientResponse,
+  response: Pick<HttpClientResponse.HttpClientResponse, "request" | "status" | "headers"> & {
+    readonly stream: Stream.Stream<Uint8Array, { readonly message: string }>
+  },
   options?: { readonly expectedDigest?: Digest | undefined }
 ) => Effect.Effect<
   Decoded,

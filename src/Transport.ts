@@ -25,7 +25,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/transport.js"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Headers from "@effect/platform/Headers"
 import { InvalidResponse } from "./RegistryError.js"
 import type {
   RequestTimeout,
@@ -74,8 +74,31 @@ export class Transport extends Context.Tag("effect-oci/Transport")<Transport, {
    */
   readonly execute: (
     request: HttpClientRequest.HttpClientRequest
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, TransportFailure>
+  ) => Effect.Effect<Response, TransportFailure>
 }>() {}
+
+/**
+ * A response as the Transport returns it: status and headers, and a body whose every way of reading
+ * is guarded by the stall timeout and typed — `TransportError` when the connection breaks,
+ * `RequestTimeout` when it stalls. The body is read up to 2 MiB ahead of its consumer, and what
+ * arrived meanwhile comes as one chunk of several byte arrays: consume it chunk-wise
+ * (`Stream.mapChunks`, `Stream.runForEachChunk`) to pay per batch rather than per array.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Response {
+  /** The request that was answered (after redirects: the last one sent). */
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly status: number
+  readonly headers: Headers.Headers
+  /** The body as a stream of bytes (read once). */
+  readonly stream: Stream.Stream<Uint8Array, TransportError | RequestTimeout>
+  /** The whole body as UTF-8 text (unbounded: prefer a bounded read for bodies of unknown size). */
+  readonly text: Effect.Effect<string, TransportError | RequestTimeout>
+  /** The whole body parsed as JSON; a body that is not JSON fails with `InvalidResponse`. */
+  readonly json: Effect.Effect<unknown, TransportError | RequestTimeout | InvalidResponse>
+}
 
 /**
  * Options of the transport. Every field has a default; see {@link defaults}.
@@ -244,19 +267,15 @@ export const parseRetryAfter: (value: string | undefined, now: number) => number
   internal.parseRetryAfter
 
 /**
- * The body of a response returned by {@link Transport}'s `execute`, typed with the errors its
- * guard produces: `TransportError` when the connection breaks, `RequestTimeout` when it stalls.
- * The body is read up to 2 MiB ahead of its consumer, and what arrived meanwhile comes as one chunk
- * of several byte arrays: consume it chunk-wise (`Stream.mapChunks`, `Stream.runForEachChunk`) to
- * pay per batch rather than per array.
+ * The body of a response returned by {@link Transport}'s `execute` (its `stream`; see
+ * {@link Response}).
  *
  * @since 0.1.0
  * @category utils
  */
 export const bodyStream = (
-  response: HttpClientResponse.HttpClientResponse
-): Stream.Stream<Uint8Array, TransportError | RequestTimeout> =>
-  response.stream as unknown as Stream.Stream<Uint8Array, TransportError | RequestTimeout>
+  response: Response
+): Stream.Stream<Uint8Array, TransportError | RequestTimeout> => response.stream
 
 /**
  * What `GET /v2/` says about a registry.

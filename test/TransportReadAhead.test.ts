@@ -1,12 +1,16 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
+import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { guardStall } from "../src/internal/transport.js"
+import * as Transport from "../src/Transport.js"
+import * as FakeHttp from "./support/FakeHttp.js"
 
 const part = (i: number, size = 1000) => new Uint8Array(size).fill(i % 256)
 const stalled = () => "stalled" as const
@@ -113,5 +117,41 @@ describe("guardStall: read-ahead", () => {
       )
       expect(seen).toEqual([1000])
       expect(result).toEqual(Either.left("broken"))
+    }))
+})
+
+describe("Transport.Response: every way of reading the body is guarded and typed", () => {
+  const url = "https://registry.example/v2/"
+  const withBody = (body: () => globalThis.Response) =>
+    Transport.layer({ bodyStallTimeout: "100 millis" }).pipe(Layer.provide(FakeHttp.make(body).layer))
+  const send = Effect.flatMap(Transport.Transport, (t) => t.execute(HttpClientRequest.get(url)))
+  const stalled = () =>
+    new globalThis.Response(
+      new ReadableStream<Uint8Array>({ start: (c) => c.enqueue(new TextEncoder().encode("{\"a\":")) }),
+      { status: 200 }
+    )
+
+  it.live("text and json of a body that stalls fail with RequestTimeout", () =>
+    Effect.gen(function*() {
+      const text = yield* Effect.flip(Effect.flatMap(send, (r) => r.text))
+      expect(text).toMatchObject({ _tag: "RequestTimeout", phase: "body" })
+      const json = yield* Effect.flip(Effect.flatMap(send, (r) => r.json))
+      expect(json).toMatchObject({ _tag: "RequestTimeout", phase: "body" })
+    }).pipe(Effect.provide(withBody(stalled))))
+
+  it.live("json parses a JSON body, and a body that is not JSON is InvalidResponse", () =>
+    Effect.gen(function*() {
+      const parsed = yield* Effect.flatMap(send, (r) => r.json).pipe(
+        Effect.provide(withBody(() => new globalThis.Response("{\"tags\":[\"a\"]}", { status: 200 })))
+      )
+      expect(parsed).toEqual({ tags: ["a"] })
+      const error = yield* Effect.flip(Effect.flatMap(send, (r) => r.json)).pipe(
+        Effect.provide(withBody(() => new globalThis.Response("<html>", { status: 200 })))
+      )
+      expect(error._tag).toBe("InvalidResponse")
+      const text = yield* Effect.flatMap(send, (r) => r.text).pipe(
+        Effect.provide(withBody(() => new globalThis.Response("plain text", { status: 200 })))
+      )
+      expect(text).toBe("plain text")
     }))
 })

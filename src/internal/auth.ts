@@ -5,7 +5,7 @@
  * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "../Transport.js"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
@@ -26,7 +26,7 @@ export interface AuthService {
     registry: string,
     request: HttpClientRequest.HttpClientRequest,
     scopes: ReadonlyArray<Scope>
-  ) => Effect.Effect<HttpClientResponse.HttpClientResponse, TransportFailure | AuthFailure>
+  ) => Effect.Effect<TransportResponse, TransportFailure | AuthFailure>
 }
 
 /** An `Authorization` value and, for bearer tokens from the cache, where it came from. */
@@ -36,11 +36,11 @@ interface Authorization {
 }
 
 /** Reads what is left of a response we are done with, for the error text (and to free the connection). */
-const drain = (response: HttpClientResponse.HttpClientResponse) =>
+const drain = (response: TransportResponse) =>
   readBoundedText(response, errorBodyLimit, "error response").pipe(Effect.orElseSucceed(() => ""))
 
 /** The typed refusal for a 401 / 403: the registry's own error entries when it sent them. */
-const refusal = (response: HttpClientResponse.HttpClientResponse, body: string): Unauthorized | Denied => {
+const refusal = (response: TransportResponse, body: string): Unauthorized | Denied => {
   const status = response.status
   const error = fromResponseText({ method: response.request.method, url: response.request.url, status, body })
   if (error._tag === "Unauthorized" || error._tag === "Denied") return error

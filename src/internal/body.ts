@@ -3,7 +3,8 @@
  *
  * @internal
  */
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as Headers from "@effect/platform/Headers"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import {
@@ -17,13 +18,25 @@ import {
 } from "../RegistryError.js"
 
 /**
+ * What the body readers need of a response: the Transport's, or any `HttpClientResponse`.
+ *
+ * @internal
+ */
+export interface BodyResponse {
+  readonly request: HttpClientRequest.HttpClientRequest
+  readonly status: number
+  readonly headers: Headers.Headers
+  readonly stream: Stream.Stream<Uint8Array, { readonly message: string }>
+}
+
+/**
  * Reads a whole body of at most `limit` bytes. A `Content-Length` over the limit is refused before
  * reading; a body that grows past it is cut off as soon as it does.
  *
  * @internal
  */
 export const readBounded = (
-  response: HttpClientResponse.HttpClientResponse,
+  response: BodyResponse,
   limit: number,
   what: string
 ): Effect.Effect<Uint8Array, BodyTooLarge | TransportError> => {
@@ -75,7 +88,7 @@ const decoder = new TextDecoder()
 
 /** Reads a bounded body as UTF-8 text. @internal */
 export const readBoundedText = (
-  response: HttpClientResponse.HttpClientResponse,
+  response: BodyResponse,
   limit: number,
   what: string
 ): Effect.Effect<string, BodyTooLarge | TransportError> =>
@@ -88,7 +101,7 @@ export const readBoundedText = (
  * @internal
  */
 export const readFailure = (
-  response: HttpClientResponse.HttpClientResponse
+  response: BodyResponse
 ): Effect.Effect<WireError | UnexpectedStatus> =>
   Effect.map(
     response.request.method === "HEAD"

@@ -3,7 +3,6 @@
  *
  * @internal
  */
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Encoding from "effect/Encoding"
@@ -12,7 +11,7 @@ import * as Schema from "effect/Schema"
 import * as Digest from "../Digest.js"
 import * as MediaType from "../MediaType.js"
 import { BodyTooLarge, DigestMismatch } from "../RegistryError.js"
-import { readBounded } from "./body.js"
+import { type BodyResponse, readBounded } from "./body.js"
 import * as S from "./manifestSchema.js"
 
 /** @internal */
@@ -235,7 +234,7 @@ export const decode = Effect.fn("Manifest.decode")(function*(bytes: Uint8Array, 
 
 /** @internal */
 export const fromResponse = Effect.fn("Manifest.fromResponse")(function*(
-  response: HttpClientResponse.HttpClientResponse,
+  response: BodyResponse,
   options?: { readonly expectedDigest?: Digest.Digest | undefined }
 ) {
   const bytes: Uint8Array = yield* readBounded(response, maxManifestBytes, "manifest")

@@ -8,7 +8,7 @@
  * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "../Transport.js"
 import * as Clock from "effect/Clock"
 import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -290,7 +290,7 @@ export const makeFetchToken = (deps: {
 
 /** Turns a 2xx token response into a {@link Token}, keeping a returned refresh token. */
 const decodeToken = (args: {
-  readonly answer: { readonly body: string; readonly response: HttpClientResponse.HttpClientResponse }
+  readonly answer: { readonly body: string; readonly response: TransportResponse }
   readonly realmText: string
   readonly onRefreshToken: (token: string) => Effect.Effect<void>
 }) =>

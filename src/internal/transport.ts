@@ -31,7 +31,10 @@ import {
 } from "../RegistryError.js"
 import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
-import { readAhead, readFailure } from "./body.js"
+import { concat, readAhead, readFailure } from "./body.js"
+import type { Response } from "../Transport.js"
+
+const decoder = new TextDecoder()
 
 /** Resolved transport options (see `Transport.Options` for the documentation of each field). @internal */
 export interface ResolvedOptions {
@@ -255,8 +258,8 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
       cause: error
     })
 
-  /** Wraps a response so its body stream has the stall timeout and typed errors. */
-  const guardBody = (response: HttpClientResponse.HttpClientResponse): HttpClientResponse.HttpClientResponse => {
+  /** The Transport's response: the body, however it is read, has the stall timeout and typed errors. */
+  const guardBody = (response: HttpClientResponse.HttpClientResponse): Response => {
     const { method } = response.request
     const url = safeUrl(response.request.url)
     const millis = Duration.toMillis(options.bodyStallTimeout)
@@ -273,7 +276,22 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
         return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
       })
     )
-    return Object.create(response, { stream: { value: stream, enumerable: true } })
+    const text = Effect.map(
+      Stream.runCollect(stream),
+      (chunks) => decoder.decode(concat(Chunk.toReadonlyArray(chunks)))
+    )
+    return {
+      request: response.request,
+      status: response.status,
+      headers: response.headers,
+      stream,
+      text,
+      json: Effect.flatMap(text, (body) =>
+        Effect.try({
+          try: (): unknown => JSON.parse(body),
+          catch: () => new InvalidResponse({ url, reason: "the body is not JSON" })
+        }))
+    }
   }
 
   /** Logs registry `Warning` headers (RFC 7234 format `299 - "text"`). */

@@ -4,12 +4,14 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Auth from "../../src/Auth.js"
 import { Credential, layerStatic } from "../../src/Credentials.js"
-import { Transport } from "../../src/Transport.js"
+import { TransportError } from "../../src/RegistryError.js"
+import { type Response as TransportResponse, Transport } from "../../src/Transport.js"
 
 export const registry = "reg.example"
 export const base = `https://${registry}`
@@ -34,6 +36,21 @@ const bodyText = (request: HttpClientRequest.HttpClientRequest): string => {
   return ""
 }
 
+/** A web `Response` as the Transport returns it (body errors typed, no stall guard). */
+export const transportResponse = (request: HttpClientRequest.HttpClientRequest, web: Response): TransportResponse => {
+  const raw = HttpClientResponse.fromWeb(request, web)
+  const failed = (error: { readonly message: string }) =>
+    new TransportError({ method: request.method, url: request.url, reason: error.message })
+  return {
+    request,
+    status: raw.status,
+    headers: raw.headers,
+    stream: Stream.mapError(raw.stream, failed),
+    text: Effect.mapError(raw.text, failed),
+    json: Effect.mapError(raw.json, failed)
+  }
+}
+
 /** A fake Transport: plain http is allowed for localhost and 127.x only. */
 export const makeTransport = (handler: Handler) => {
   const requests: Array<Sent> = []
@@ -49,7 +66,7 @@ export const makeTransport = (handler: Handler) => {
           requests.push(sent)
           const answer = handler(sent, requests.length - 1)
           const response = Effect.isEffect(answer) ? yield* answer : answer
-          return HttpClientResponse.fromWeb(request, response)
+          return transportResponse(request, response)
         })
     })
   )

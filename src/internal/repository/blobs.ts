@@ -5,7 +5,7 @@
  * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "../../Transport.js"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -99,7 +99,7 @@ export interface ByteRange {
 }
 
 /** The blob's size from a 200's `Content-Length` (unless the body is encoded, which changes its length). */
-const lengthOf = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+const lengthOf = (response: TransportResponse): number | undefined => {
   const value = response.headers["content-length"]
   const size = Number(value)
   return value === undefined || response.headers["content-encoding"] !== undefined || !Number.isSafeInteger(size) ||
@@ -148,12 +148,12 @@ const openAt = (ctx: Context, target: Target, digest: Digest.Digest, position: n
   })
 
 /** The blob size a 416 states in its `Content-Range` (`bytes` then `*` then `/N`). */
-const unsatisfiedTotal = (response: HttpClientResponse.HttpClientResponse): number | undefined => {
+const unsatisfiedTotal = (response: TransportResponse): number | undefined => {
   const match = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(response.headers["content-range"] ?? "")
   return match === null ? undefined : Number(match[1])
 }
 
-const badRange = (url: string, response: HttpClientResponse.HttpClientResponse) =>
+const badRange = (url: string, response: TransportResponse) =>
   Effect.fail(
     new InvalidResponse({
       reason: `unusable Content-Range ${JSON.stringify(response.headers["content-range"] ?? null)}`,

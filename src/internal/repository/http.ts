@@ -5,7 +5,7 @@
  * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "../../Transport.js"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -51,7 +51,7 @@ export const send = (
   registry: string,
   request: HttpClientRequest.HttpClientRequest,
   scopes: ReadonlyArray<Scope>
-): Effect.Effect<HttpClientResponse.HttpClientResponse, RequestFailure> => ctx.auth.execute(registry, request, scopes)
+): Effect.Effect<TransportResponse, RequestFailure> => ctx.auth.execute(registry, request, scopes)
 
 /**
  * The typed error of a refused request: the error body's code when there is one; otherwise
@@ -60,7 +60,7 @@ export const send = (
  * @internal
  */
 export const refusal = (
-  response: HttpClientResponse.HttpClientResponse,
+  response: TransportResponse,
   onNotFound?: () => WireError
 ): Effect.Effect<never, WireError | UnexpectedStatus> =>
   Effect.flatMap(readFailure(response), (decoded) =>

@@ -5,7 +5,7 @@
  * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "../../Transport.js"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -44,7 +44,7 @@ const manifestUnknown = () => new ManifestUnknown({ status: 404, message: "manif
  * Checks the received manifest against `Docker-Content-Digest` (in the header's algorithm) when
  * the registry sent a valid one.
  */
-const checkHeaderDigest = (response: HttpClientResponse.HttpClientResponse, decoded: Manifest.Decoded) => {
+const checkHeaderDigest = (response: TransportResponse, decoded: Manifest.Decoded) => {
   const header = Digest.parseEither(response.headers["docker-content-digest"] ?? "")
   if (header._tag === "Left") return Effect.void
   const actual = Digest.algorithm(header.right) === Digest.algorithm(decoded.digest)
@@ -56,7 +56,7 @@ const checkHeaderDigest = (response: HttpClientResponse.HttpClientResponse, deco
       : Effect.fail(new DigestMismatch({ expected: header.right, actual })))
 }
 
-const decodeResponse = (response: HttpClientResponse.HttpClientResponse, ref: Reference.Reference) =>
+const decodeResponse = (response: TransportResponse, ref: Reference.Reference) =>
   Manifest.fromResponse(response, { expectedDigest: ref.digest }).pipe(
     Effect.tap((decoded) => checkHeaderDigest(response, decoded)),
     Effect.map((decoded): Fetched => ({ ...decoded, etag: response.headers["etag"] }))

@@ -8,7 +8,7 @@
  * @internal
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type { Response as TransportResponse } from "../../Transport.js"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
@@ -78,7 +78,7 @@ const uploadUnknown = () =>
   new BlobUploadUnknown({ status: 404, message: "blob upload unknown to registry", errors: [] })
 
 /** Reads what is left of a response we need nothing more from (frees the connection). */
-export const discard = (response: HttpClientResponse.HttpClientResponse) =>
+export const discard = (response: TransportResponse) =>
   readBoundedText(response, errorBodyLimit, "response").pipe(Effect.ignore)
 
 /**
@@ -96,7 +96,7 @@ export const parseRange = (value: string | undefined, expected: number): number 
   return Number.isSafeInteger(end) ? end + 1 : undefined
 }
 
-const resolveLocation = (response: HttpClientResponse.HttpClientResponse, base: string) =>
+const resolveLocation = (response: TransportResponse, base: string) =>
   Effect.suspend(() => {
     const location = response.headers["location"]
     if (location === undefined || location === "") return Effect.succeed(undefined)
@@ -109,7 +109,7 @@ const resolveLocation = (response: HttpClientResponse.HttpClientResponse, base: 
 
 /** The session after a response: its new `Location` (when given), offset and UUID. */
 const advance = (
-  response: HttpClientResponse.HttpClientResponse,
+  response: TransportResponse,
   session: UploadSession,
   offset: number
 ) =>
@@ -258,7 +258,7 @@ export const withDigest = (url: string, digest: Digest.Digest): string => {
  *
  * @internal
  */
-export const checkDigestHeader = (response: HttpClientResponse.HttpClientResponse, ours: Digest.Digest) => {
+export const checkDigestHeader = (response: TransportResponse, ours: Digest.Digest) => {
   const header = Digest.parseEither(response.headers["docker-content-digest"] ?? "")
   if (header._tag === "Left" || Digest.algorithm(header.right) !== Digest.algorithm(ours)) return Effect.void
   return header.right === ours ? Effect.void : Effect.fail(new DigestMismatch({ expected: ours, actual: header.right }))
