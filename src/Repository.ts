@@ -19,6 +19,7 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Schedule from "effect/Schedule"
@@ -281,6 +282,15 @@ export interface PutBlobOptions extends Upload.PutBlobOptions {}
 export type ResumeUploadOptions = Upload.ResumeOptions
 
 /**
+ * Options of `commitUpload`: the blob's digest, and optionally its size (default: the session's
+ * offset) and media type.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface CommitUploadOptions extends Upload.CommitOptions {}
+
+/**
  * The result of a mount: `Mounted` (201), or `UploadStarted` (202: the registry opened an upload
  * session instead, which is now the caller's — use it with `resumeUpload` or `cancelUpload`).
  *
@@ -459,6 +469,26 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
     body: UploadBody<E, R>,
     options?: ResumeUploadOptions
   ) => Effect.Effect<BlobDescriptor, BlobWriteError | E, R>
+  /**
+   * Appends `bytes` to an open session (one `PATCH` with its `Content-Range`, from the session's
+   * offset) without committing, and returns the session after it. Chunk sizes are the caller's,
+   * but must respect the session's `chunkMinLength` (all chunks but the last). A registry holding
+   * other than the bytes before plus these is an `InvalidResponse`: ask {@link uploadStatus}.
+   */
+  readonly appendUpload: (
+    repo: Reference.Reference,
+    session: UploadSession,
+    bytes: Uint8Array
+  ) => Effect.Effect<UploadSession, UploadSessionError>
+  /**
+   * Commits a session whose bytes were all appended (`PUT ?digest=`) and returns the blob's
+   * descriptor (`size` defaults to the session's offset), also recorded in the BlobCache.
+   */
+  readonly commitUpload: (
+    repo: Reference.Reference,
+    session: UploadSession,
+    options: CommitUploadOptions
+  ) => Effect.Effect<BlobDescriptor, BlobWriteError>
   /** Cancels a session (`DELETE`); one the registry no longer knows counts as cancelled. */
   readonly cancelUpload: (repo: Reference.Reference, session: UploadSession) => Effect.Effect<void, UploadSessionError>
   /**
@@ -489,10 +519,17 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
  */
 export interface Options {
   /**
-   * How often, and after which delays, a blob read that broke off is resumed (default: the
-   * transport's default retry schedule — 5 resumes with exponential backoff).
+   * How often in a row, and after which delays, a blob read that broke off is resumed without
+   * getting any new byte (default: the transport's default retry schedule — 5 resumes with
+   * exponential backoff). An attempt that delivered bytes starts the schedule over, so a read that
+   * keeps making progress keeps going.
    */
   readonly resume?: Schedule.Schedule<unknown, unknown> | undefined
+  /**
+   * The longest a blob read keeps resuming: once this much time has passed since it began, a
+   * break is no longer resumed (default: no limit).
+   */
+  readonly resumeTimeLimit?: Duration.DurationInput | undefined
   /** Below this size (bytes, known up front) `putBlob` sends a blob in one PUT (default 8 MiB). */
   readonly monolithicThreshold?: number | undefined
   /**
@@ -539,6 +576,7 @@ export const make = (options: Options = {}): Effect.Effect<Repository["Type"], n
       transport: yield* Transport,
       cache: yield* BlobCache,
       resume: options.resume ?? internalTransport.defaultRetry,
+      resumeTimeLimit: options.resumeTimeLimit === undefined ? undefined : Duration.decode(options.resumeTimeLimit),
       referrersApi: new Map()
     }
     const wctx: UploadContext & ManifestWriteContext = {
@@ -573,6 +611,8 @@ export const make = (options: Options = {}): Effect.Effect<Repository["Type"], n
       uploadStatus: traced("uploadStatus", (repo, session) => Upload.uploadStatus(wctx, repo, session)),
       resumeUpload: (repo, session, body, o) =>
         Effect.withSpan(Upload.resumeUpload(wctx, repo, session, body, o ?? {}), "Repository.resumeUpload"),
+      appendUpload: traced("appendUpload", (repo, session, bytes) => Upload.appendUpload(wctx, repo, session, bytes)),
+      commitUpload: traced("commitUpload", (repo, session, o) => Upload.commitUpload(wctx, repo, session, o)),
       cancelUpload: traced("cancelUpload", (repo, session) => Upload.cancelUpload(wctx, repo, session)),
       putManifest: traced("putManifest", (ref, manifest) => Writes.putManifest(wctx, ref, manifest)),
       deleteManifest: traced("deleteManifest", (ref) => Writes.deleteManifest(wctx, ref)),

@@ -115,6 +115,13 @@ export type AuthOptions =
  * - `ExpireTokens`: bearer tokens that were already accepted `afterUses` times are refused as expired.
  * - `CapChunkSize`: upload `PATCH` bodies larger than `maxBytes` are refused with 416.
  * - `AddHeaders`: add headers to the response (`Warning`, `RateLimit-*`, …).
+ * - `CutRequest`: read the first `afterBytes` bytes of an upload `PATCH` or `PUT` body (the session
+ *   keeps them, as a registry writing to storage does), then close the connection unanswered.
+ * - `RefusePartialChunk`: distribution 2.8's refusal to continue a session that holds a partial
+ *   chunk (bytes beyond the offset it last reported, e.g. after a `CutRequest`): every `GET`,
+ *   `PATCH` and `PUT` of such a session is a 404 `BLOB_UPLOAD_INVALID` ("upload resumed at wrong
+ *   offset"). Unlike distribution, whose `_state` check refuses the `DELETE` too, a `DELETE` still
+ *   cancels it, so tests can count the sessions a client left behind.
  *
  * @since 0.1.0
  * @category faults
@@ -134,6 +141,8 @@ export type FaultAction =
   | { readonly _tag: "ExpireTokens"; readonly afterUses: number }
   | { readonly _tag: "CapChunkSize"; readonly maxBytes: number }
   | { readonly _tag: "AddHeaders"; readonly headers: Readonly<Record<string, string>> }
+  | { readonly _tag: "CutRequest"; readonly afterBytes: number }
+  | { readonly _tag: "RefusePartialChunk" }
 
 /**
  * Constructors for {@link FaultAction}s.
@@ -166,6 +175,10 @@ export const FaultAction = {
   expireTokens: (afterUses: number): FaultAction => ({ _tag: "ExpireTokens", afterUses }),
   /** Refuse upload chunks larger than `maxBytes` with 416. */
   capChunkSize: (maxBytes: number): FaultAction => ({ _tag: "CapChunkSize", maxBytes }),
+  /** Keep the first `afterBytes` bytes of an upload PATCH or PUT body, then close the connection. */
+  cutRequest: (afterBytes: number): FaultAction => ({ _tag: "CutRequest", afterBytes }),
+  /** Refuse (404 `BLOB_UPLOAD_INVALID`) every request but DELETE of a session holding a partial chunk, as distribution 2.8. */
+  refusePartialChunk: (): FaultAction => ({ _tag: "RefusePartialChunk" }),
   /** Add response headers. */
   addHeaders: (headers: Readonly<Record<string, string>>): FaultAction => ({ _tag: "AddHeaders", headers }),
   /** Add a `Warning: 299 - "<text>"` header (the form registries use for deprecations). */
@@ -314,6 +327,10 @@ export interface TestRegistryService {
   readonly hasBlob: (repository: string, digest: string) => Effect.Effect<boolean>
   /** Whether a repository has a manifest (by tag or digest). */
   readonly hasManifest: (repository: string, reference: string) => Effect.Effect<boolean>
+  /** The upload sessions open now (neither committed nor cancelled), with the bytes each holds. */
+  readonly uploadSessions: Effect.Effect<
+    ReadonlyArray<{ readonly id: string; readonly repository: string; readonly size: number }>
+  >
 }
 
 /**

@@ -30,6 +30,10 @@ export interface SetupOptions {
   readonly retry?: Schedule.Schedule<unknown, Transport.RetryableFailure> | undefined
   /** The Repository's resume schedule (default: 5 resumes, no delay). */
   readonly resume?: Schedule.Schedule<unknown, unknown> | undefined
+  /** The Repository's `resumeTimeLimit` (default none). */
+  readonly resumeTimeLimit?: Repository.Options["resumeTimeLimit"]
+  /** The Repository's upload retry schedule (default: the same as `resume`). */
+  readonly uploadResume?: Schedule.Schedule<unknown, unknown> | undefined
   readonly credentials?: Layer.Layer<Credentials.Credentials> | undefined
   readonly cache?: Layer.Layer<BlobCache.BlobCache> | undefined
 }
@@ -41,7 +45,11 @@ export const setup = (handler: FakeHttp.Handler, options: SetupOptions = {}) => 
   const auth = Auth.layer.pipe(
     Layer.provide(Layer.merge(transport, options.credentials ?? Credentials.layerAnonymous))
   )
-  const layer = Repository.layer({ resume: options.resume ?? Schedule.recurs(5) }).pipe(
+  const layer = Repository.layer({
+    resume: options.resume ?? Schedule.recurs(5),
+    resumeTimeLimit: options.resumeTimeLimit,
+    uploadResume: options.uploadResume
+  }).pipe(
     Layer.provide(Layer.mergeAll(auth, transport, options.cache ?? BlobCache.layerMemory()))
   )
   /** The requests to the registry host, as `METHOD path?query`. */

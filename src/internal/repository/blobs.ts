@@ -6,6 +6,8 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { Response as TransportResponse } from "../../Transport.js"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
@@ -170,17 +172,35 @@ const isResumable = (error: { readonly _tag: string }) =>
 
 /**
  * The bytes of a blob range as one continuous stream: when the body fails part-way (or ends before
- * the bytes asked for), the read goes on from the last byte received (`Range: bytes=N-`), as often
- * as the resume schedule allows. Once every wanted byte has arrived (the range's end, or the blob's
- * size as a response told it) a failure no longer matters and no further request is made.
+ * the bytes asked for), the read goes on from the last byte received (`Range: bytes=N-`). The
+ * resume schedule counts attempts in a row that brought no new byte: an attempt that made progress
+ * starts it over. With `resumeTimeLimit` set, no resume starts once that much time has passed since
+ * the read began. Once every wanted byte has arrived (the range's end, or the blob's size as a
+ * response told it) a failure no longer matters and no further request is made.
  *
  * @internal
  */
 export const read = (ctx: Context, target: Target, digest: Digest.Digest, range: ByteRange = { offset: 0 }) =>
   Stream.unwrap(Effect.gen(function*() {
     const driver = yield* Schedule.driver(ctx.resume)
+    const startedAt = yield* Clock.currentTimeMillis
     const end = range.length === undefined ? undefined : range.offset + range.length
     let position = range.offset
+    // where the read stood when the schedule last started over
+    let progressMark = position
+    /** Whether the read may resume: within the time limit, and the schedule (reset by progress) allows. */
+    const mayResume = <E>(error: E) =>
+      Effect.gen(function*() {
+        if (ctx.resumeTimeLimit !== undefined) {
+          const elapsed = (yield* Clock.currentTimeMillis) - startedAt
+          if (elapsed >= Duration.toMillis(ctx.resumeTimeLimit)) return yield* Effect.fail(error)
+        }
+        if (position > progressMark) {
+          progressMark = position
+          yield* driver.reset
+        }
+        yield* Effect.mapError(driver.next(error), () => error)
+      })
     let total: number | undefined
     /** Where the read stops: the range's end, capped by the blob's size once known. */
     const limit = () => (end === undefined ? total : total === undefined ? end : Math.min(end, total))
@@ -199,8 +219,11 @@ export const read = (ctx: Context, target: Target, digest: Digest.Digest, range:
       endedEarly.add(error)
       return Stream.fail(error)
     })
-    const from = (): Stream.Stream<Uint8Array, Effect.Effect.Error<ReturnType<typeof openAt>>> =>
-      complete() ? Stream.empty : Stream.unwrap(
+    // each attempt is one element of a flat stream of attempts, not nested in the one before: a
+    // read resumed thousands of times must not pay for its past attempts on every chunk
+    let finished = false
+    const attempt = (): Stream.Stream<Uint8Array, Effect.Effect.Error<ReturnType<typeof openAt>>> =>
+      Stream.unwrap(
         Effect.map(openAt(ctx, target, digest, position, end), (opened) => {
           total ??= opened.total
           return opened.body
@@ -211,26 +234,29 @@ export const read = (ctx: Context, target: Target, digest: Digest.Digest, range:
           return chunk
         }),
         Stream.concat(checkComplete),
+        Stream.concat(Stream.execute(Effect.sync(() => (finished = true)))),
         Stream.catchAll((error) =>
           complete()
-            ? Stream.empty
+            ? Stream.execute(Effect.sync(() => (finished = true)))
             : isResumable(error)
-            ? Stream.unwrap(
-              driver.next(error).pipe(
-                Effect.mapError(() => error),
-                Effect.tap(() =>
+            ? Stream.execute(
+              mayResume(error).pipe(
+                Effect.zipRight(
                   Effect.logDebug("resuming blob read").pipe(
                     Effect.annotateLogs({ digest, position }),
                     Effect.zipRight(Metric.increment(Metrics.resumedDownloads))
                   )
-                ),
-                Effect.as(from())
+                )
               )
             )
             : Stream.fail(error)
         )
       )
-    return from()
+    return Stream.flatten(
+      Stream.repeatEffectOption(
+        Effect.suspend(() => (finished || complete() ? Effect.fail(Option.none()) : Effect.succeed(attempt())))
+      )
+    )
   }))
 
 /** The whole blob, verified against its digest (and `size` when given). @internal */

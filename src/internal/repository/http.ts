@@ -7,6 +7,7 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { Response as TransportResponse } from "../../Transport.js"
 import * as Chunk from "effect/Chunk"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
@@ -31,6 +32,8 @@ export interface Context {
   readonly transport: Transport["Type"]
   readonly cache: BlobCache["Type"]
   readonly resume: Schedule.Schedule<unknown, unknown>
+  /** No blob read resumes once this much time has passed since it began (no limit when absent). */
+  readonly resumeTimeLimit?: Duration.Duration | undefined
   /** Per registry: whether the referrers API exists (learned on first use). */
   readonly referrersApi: Map<string, boolean>
 }

@@ -19,13 +19,15 @@ import * as Stream from "effect/Stream"
 import { pushScope } from "../../Auth.js"
 import type { BlobDescriptor } from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
-import { type BodyNotReplayable, DigestMismatch, safeUrl, SizeMismatch } from "../../RegistryError.js"
+import { type BodyNotReplayable, DigestMismatch, InvalidResponse, safeUrl, SizeMismatch } from "../../RegistryError.js"
 import { concat } from "../body.js"
 import * as Blobs from "./blobs.js"
 import type { Target } from "./http.js"
-import { toSource, type UploadBody } from "./uploadBody.js"
+import { type Source, toSource, type UploadBody } from "./uploadBody.js"
 import * as Session from "./uploadSession.js"
-import { type ChunkRun, isResumable, type Progress, type UploadContext, UploadSession } from "./uploadSession.js"
+import * as Engine from "./uploadEngine.js"
+import { cancelQuietly, isRecoverable, type Progress } from "./uploadEngine.js"
+import type { UploadContext, UploadSession } from "./uploadSession.js"
 
 /** How a blob is sent. @internal */
 export type Strategy = "auto" | "monolithic" | "chunked" | "streamed"
@@ -88,13 +90,54 @@ const settle = (computed: Digest.Digest | undefined, expected: Digest.Digest | u
   return digest === undefined ? Effect.dieMessage("an upload without a digest to commit") : Effect.succeed(digest)
 }
 
-/** Chunks, then the closing PUT. */
-const chunked = <E, R>(ctx: UploadContext, target: Target, progress: Progress, run: ChunkRun<E, R>) =>
+type EngineOf<E, R> = Effect.Effect.Success<ReturnType<typeof Engine.make<E, R>>>
+
+/** Whether the registry has the blob: a commit whose answer was lost may have succeeded. */
+const committed = (ctx: UploadContext, target: Target, digest: Digest.Digest) =>
+  Blobs.head(ctx, target, digest, pushScope(target.repository)).pipe(
+    Effect.as(true),
+    Effect.orElseSucceed(() => false)
+  )
+
+/**
+ * The closing PUT (with `body` as its last bytes when given). True when the blob is committed;
+ * false when the PUT failed in a way the engine recovered from, so that what the registry lacks
+ * is sent and the commit tried again.
+ */
+const commitOnce = <E, R>(
+  ctx: UploadContext,
+  target: Target,
+  progress: Progress,
+  engine: EngineOf<E, R>,
+  digest: Digest.Digest,
+  body?: { readonly http: HttpBody.HttpBody; readonly failed: () => Option.Option<E | BodyNotReplayable> }
+) =>
   Effect.gen(function*() {
-    const sent = yield* Session.sendChunks(ctx, target, progress, run)
-    const digest = yield* settle(sent.digest, run.digest)
-    yield* Session.commit(ctx, target, progress.session, digest)
-    return { digest, size: sent.size }
+    const done = yield* Effect.either(Session.commit(ctx, target, progress.session, digest, body?.http))
+    if (Either.isRight(done)) return true
+    const own = body?.failed() ?? Option.none()
+    if (Option.isSome(own)) return yield* Effect.fail(own.value)
+    if (!isRecoverable(done.left)) return yield* Effect.fail(done.left)
+    if (yield* committed(ctx, target, digest)) return true
+    yield* engine.recover(done.left)
+    return false
+  })
+
+/** Chunks from the session's offset, then the closing PUT; again from the registry's offset until it commits. */
+const chunked = <E, R>(
+  ctx: UploadContext,
+  target: Target,
+  progress: Progress,
+  engine: EngineOf<E, R>,
+  expected: Digest.Digest | undefined
+) =>
+  Effect.gen(function*() {
+    while (true) {
+      const sent = yield* engine.send
+      const digest = yield* settle(sent.digest, expected)
+      engine.learn(digest, sent.size)
+      if (yield* commitOnce(ctx, target, progress, engine, digest)) return { digest, size: sent.size }
+    }
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -112,10 +155,7 @@ const watchBody = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
       Stream.tapError((error) => Effect.sync(() => (failure = Option.some(error)))),
       Stream.provideContext(context)
     )
-    const rethrow = <A, F, R2>(effect: Effect.Effect<A, F, R2>): Effect.Effect<A, F | E, R2> =>
-      Effect.catchAll(effect, (error): Effect.Effect<never, F | E> =>
-        Option.isSome(failure) ? Effect.fail(failure.value) : Effect.fail(error))
-    return { stream, rethrow, failed: () => failure }
+    return { stream, failed: () => failure }
   })
 
 /**
@@ -123,11 +163,17 @@ const watchBody = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
  * PATCH fails, or the registry holds other than what was sent, the upload goes on in chunks from
  * the registry's offset.
  */
-const streamed = <E, R>(ctx: UploadContext, target: Target, progress: Progress, run: ChunkRun<E, R>) =>
+const streamed = <E, R>(
+  ctx: UploadContext,
+  target: Target,
+  progress: Progress,
+  engine: EngineOf<E, R>,
+  plan: Engine.Plan<E, R>
+) =>
   Effect.gen(function*() {
-    const algorithm = run.digest === undefined ? "sha256" : Digest.algorithm(run.digest)
+    const algorithm = plan.digest === undefined ? "sha256" : Digest.algorithm(plan.digest)
     let hasher = Digest.hasher(algorithm)
-    const { failed, stream } = yield* watchBody(run.body)
+    const { failed, stream } = yield* watchBody(plan.source.open(0, "the streamed PATCH was sent again"))
     // a resend runs the body again: hash each run from the start
     const hashed = Stream.suspend(() => {
       hasher = Digest.hasher(algorithm)
@@ -137,46 +183,48 @@ const streamed = <E, R>(ctx: UploadContext, target: Target, progress: Progress, 
       })
     })
     const sent = yield* Effect.either(Session.patchStream(ctx, target, progress.session, hashed, () => hasher.size()))
-    if (Either.isRight(sent) && sent.right.offset === hasher.size()) {
-      progress.session = sent.right
-      if (run.size !== undefined && hasher.size() !== run.size) {
-        return yield* new SizeMismatch({ expected: run.size, actual: hasher.size() })
-      }
-      const digest = yield* settle(hasher.digest(), run.digest)
-      yield* Session.commit(ctx, target, progress.session, digest)
-      return { digest, size: hasher.size() }
-    }
     if (Either.isLeft(sent)) {
-      const body = failed()
-      if (Option.isSome(body)) return yield* Effect.fail(body.value)
-      if (!isResumable(sent.left)) return yield* Effect.fail(sent.left)
-      progress.session = yield* Session.status(ctx, target, progress.session)
+      const own = failed()
+      if (Option.isSome(own)) return yield* Effect.fail(own.value)
+      yield* engine.recover(sent.left)
     } else {
-      progress.session = sent.right
+      yield* engine.setSession(sent.right)
+      if (sent.right.offset === hasher.size()) {
+        if (plan.size !== undefined && hasher.size() !== plan.size) {
+          return yield* new SizeMismatch({ expected: plan.size, actual: hasher.size() })
+        }
+        const digest = yield* settle(hasher.digest(), plan.digest)
+        engine.learn(digest, hasher.size())
+        if (yield* commitOnce(ctx, target, progress, engine, digest)) return { digest, size: hasher.size() }
+      }
     }
     yield* Effect.logDebug("streamed upload incomplete: continuing in chunks").pipe(
       Effect.annotateLogs({ registryOffset: progress.session.offset })
     )
-    return yield* chunked(ctx, target, progress, run)
+    return yield* chunked(ctx, target, progress, engine, plan.digest)
   })
 
-/** The closing PUT with the whole blob (`digest` and `size` known). */
+/** The closing PUT with the whole blob (`digest` and `size` known); after a failure, in chunks. */
 const monolithic = <E, R>(
   ctx: UploadContext,
   target: Target,
   progress: Progress,
-  body: Uint8Array | Stream.Stream<Uint8Array, E, R>,
+  engine: EngineOf<E, R>,
+  source: Source<E, R>,
   digest: Digest.Digest,
   size: number
 ) =>
   Effect.gen(function*() {
-    if (body instanceof Uint8Array) {
-      yield* Session.commit(ctx, target, progress.session, digest, HttpBody.uint8Array(body, octetStream))
-    } else {
-      const { rethrow, stream } = yield* watchBody(body)
-      yield* rethrow(Session.commit(ctx, target, progress.session, digest, HttpBody.stream(stream, octetStream, size)))
-    }
-    return { digest, size }
+    engine.learn(digest, size)
+    const bytes = source.bytes
+    const body = bytes !== undefined
+      ? { http: HttpBody.uint8Array(bytes, octetStream), failed: () => Option.none() }
+      : yield* Effect.map(watchBody(source.open(0, "the PUT was sent again")), ({ failed, stream }) => ({
+        http: HttpBody.stream(stream, octetStream, size),
+        failed
+      }))
+    if (yield* commitOnce(ctx, target, progress, engine, digest, body)) return { digest, size }
+    return yield* chunked(ctx, target, progress, engine, digest)
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -185,15 +233,9 @@ const monolithic = <E, R>(
 
 type Acquired = { readonly _tag: "Mounted" } | { readonly _tag: "Session"; readonly progress: Progress }
 
-const cancelQuietly = (ctx: UploadContext, target: Target, session: UploadSession) =>
-  Session.cancel(ctx, target, session).pipe(
-    Effect.zipRight(Effect.logDebug("upload session cancelled")),
-    Effect.catchAllCause((cause) => Effect.logWarning("could not cancel the upload session", cause)),
-    Effect.annotateLogs({ url: safeUrl(session.url) })
-  )
-
 /**
- * Opens a session (or mounts), runs `use`, and cancels the session unless `use` succeeded. The
+ * Opens a session (or mounts), runs `use`, and — unless `use` succeeded — cancels the session it
+ * ended with; sessions it replaced were cancelled then (those whose DELETE failed, again now). The
  * opening request can be interrupted (a session we never learned of cannot be cancelled anyway).
  */
 const withUpload = <A, E, R, E2>(
@@ -205,12 +247,18 @@ const withUpload = <A, E, R, E2>(
 ) =>
   Effect.acquireUseRelease(
     Effect.map(Effect.interruptible(open), (opened): Acquired =>
-      opened._tag === "Mounted" ? opened : { _tag: "Session", progress: { session: opened.session, chunkSize } }),
+      opened._tag === "Mounted"
+        ? opened
+        : { _tag: "Session", progress: { session: opened.session, chunkSize, stale: [] } }),
     use,
     (acquired, exit) =>
-      acquired._tag === "Mounted" || Exit.isSuccess(exit)
+      acquired._tag === "Mounted"
         ? Effect.void
-        : cancelQuietly(ctx, target, acquired.progress.session)
+        : Effect.forEach(
+          Exit.isSuccess(exit) ? acquired.progress.stale : [...acquired.progress.stale, acquired.progress.session],
+          (session) => cancelQuietly(ctx, target, session),
+          { discard: true }
+        )
   )
 
 // ---------------------------------------------------------------------------------------------
@@ -293,9 +341,8 @@ export const putBlob = <E, R>(
       : strategy === "monolithic" && !source.replayable && (options.digest === undefined || options.size === undefined)
       ? yield* Effect.map(Stream.runCollect(whole), (chunks) => concat(Chunk.toReadonlyArray(chunks)))
       : undefined
-    const stream = bytes === undefined ? whole : undefined
     let digest = options.digest
-    let size = options.size
+    let size = options.size ?? source.size
     if (bytes !== undefined) {
       if (size !== undefined && size !== bytes.byteLength) {
         return yield* new SizeMismatch({ expected: size, actual: bytes.byteLength })
@@ -305,8 +352,8 @@ export const putBlob = <E, R>(
       digest = actual
       size = bytes.byteLength
     } else if (strategy === "monolithic" && (digest === undefined || size === undefined)) {
-      // one PUT needs the digest and size first: run the stream once to learn them, then again to send it
-      const learned = yield* Digest.computeStream(stream!, algorithm)
+      // one PUT needs the digest and size first: read the body once to learn them, then again to send it
+      const learned = yield* Digest.computeStream(whole, algorithm)
       if (digest !== undefined && learned.digest !== digest) {
         return yield* new DigestMismatch({ expected: digest, actual: learned.digest })
       }
@@ -332,17 +379,24 @@ export const putBlob = <E, R>(
       ? { digest, from: options.mountFrom }
       : undefined
 
-    const upload = (progress: Progress) => {
-      if (strategy === "monolithic") return monolithic(ctx, target, progress, bytes ?? stream!, digest!, size!)
-      const run: ChunkRun<E | BodyNotReplayable, R> = {
-        body: stream ?? Stream.make(bytes!),
-        bodyOffset: 0,
-        digest,
-        size,
-        onProgress: options.onProgress
-      }
-      return strategy === "streamed" ? streamed(ctx, target, progress, run) : chunked(ctx, target, progress, run)
-    }
+    const sendSource = bytes !== undefined && source.bytes === undefined ? toSource<E, R>(bytes) : source
+    const upload = (progress: Progress) =>
+      Effect.gen(function*() {
+        const plan: Engine.Plan<E, R> = {
+          source: sendSource,
+          bodyOffset: 0,
+          digest,
+          size,
+          onProgress: options.onProgress
+        }
+        const engine = yield* Engine.make(ctx, target, progress, plan)
+        if (strategy === "monolithic") {
+          return yield* monolithic(ctx, target, progress, engine, sendSource, digest!, size!)
+        }
+        return yield* strategy === "streamed"
+          ? streamed(ctx, target, progress, engine, plan)
+          : chunked(ctx, target, progress, engine, digest)
+      })
 
     const chunkSize = options.chunkSize ?? ctx.upload.chunkSize
     return yield* withUpload(ctx, target, chunkSize, Session.open(ctx, target, mount), (acquired) =>
@@ -381,21 +435,68 @@ export const resumeUpload = <E, R>(
   options: ResumeOptions
 ) =>
   Effect.gen(function*() {
-    const source = toSource(body)
-    const current = yield* Session.status(ctx, target, session)
-    const progress: Progress = { session: current, chunkSize: options.chunkSize ?? ctx.upload.chunkSize }
-    if (options.onProgress !== undefined) yield* options.onProgress(current)
-    const done = yield* chunked(ctx, target, progress, {
-      body: Stream.suspend(() => source.open(0, "the upload was retried")),
+    const progress: Progress = { session, chunkSize: options.chunkSize ?? ctx.upload.chunkSize, stale: [] }
+    const engine = yield* Engine.make(ctx, target, progress, {
+      source: toSource(body),
       bodyOffset: options.bodyOffset ?? 0,
       digest: options.digest,
       size: options.size,
       onProgress: options.onProgress
     })
+    // where the session stands; a session the registry lost is replaced (the body permitting)
+    yield* engine.locate
+    const done = yield* chunked(ctx, target, progress, engine, options.digest).pipe(
+      // sessions this upload replaced are cancelled; the one it ended with stays the caller's
+      Effect.ensuring(
+        Effect.suspend(() =>
+          Effect.forEach(progress.stale, (stale) => cancelQuietly(ctx, target, stale), { discard: true })
+        )
+      )
+    )
     const mediaType = options.mediaType ?? octetStream
     return yield* remember(ctx, target, { digest: done.digest, size: done.size, mediaType })
   })
 
+/**
+ * `appendUpload`: one PATCH of `bytes` at the session's offset, with its `Content-Range`. The
+ * registry must then hold exactly the bytes before plus these.
+ *
+ * @internal
+ */
+export const appendUpload = (ctx: UploadContext, target: Target, session: UploadSession, bytes: Uint8Array) =>
+  bytes.byteLength === 0
+    ? Effect.succeed(session)
+    : Effect.flatMap(Session.patch(ctx, target, session, bytes, session.offset), (next) =>
+      next.offset === session.offset + bytes.byteLength
+        ? Effect.succeed(next)
+        : Effect.fail(
+          new InvalidResponse({
+            reason: `the registry holds ${next.offset} bytes after a chunk ending at ${
+              session.offset + bytes.byteLength
+            }`,
+            url: safeUrl(next.url)
+          })
+        ))
+
+/** Options of `commitUpload`. @internal */
+export interface CommitOptions {
+  readonly digest: Digest.Digest
+  /** The blob's size (default: the session's offset). */
+  readonly size?: number | undefined
+  /** Recorded in the descriptor and the BlobCache (default `application/octet-stream`). */
+  readonly mediaType?: string | undefined
+}
+
+/** `commitUpload`: the closing PUT of a session whose bytes were all appended. @internal */
+export const commitUpload = (ctx: UploadContext, target: Target, session: UploadSession, options: CommitOptions) =>
+  Effect.zipRight(
+    Session.commit(ctx, target, session, options.digest),
+    remember(ctx, target, {
+      digest: options.digest,
+      size: options.size ?? session.offset,
+      mediaType: options.mediaType ?? octetStream
+    })
+  )
 
 /** `uploadStatus`: where a session stands. @internal */
 export const uploadStatus = (ctx: UploadContext, target: Target, session: UploadSession) =>

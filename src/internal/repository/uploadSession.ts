@@ -10,8 +10,6 @@
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { Response as TransportResponse } from "../../Transport.js"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -22,10 +20,9 @@ import {
   DigestMismatch,
   errorBodyLimit,
   InvalidResponse,
-  safeUrl,
-  SizeMismatch
+  safeUrl
 } from "../../RegistryError.js"
-import { concat, readBoundedText } from "../body.js"
+import { readBoundedText } from "../body.js"
 import { type Context, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 
 /** Upload settings, on top of what every operation shares. @internal */
@@ -52,7 +49,7 @@ export class UploadSession extends Schema.Class<UploadSession>("effect-oci/Uploa
   url: Schema.String,
   /** How many bytes the registry holds: the next chunk starts here. */
   offset: Schema.NonNegativeInt,
-  /** `Docker-Upload-UUID`, when the registry sent one. */
+  /** `Docker-Upload-UUID`, else the last segment of the session URL's path. */
   uuid: Schema.optionalWith(Schema.String, { exact: true }),
   /** `OCI-Chunk-Min-Length`: every chunk but the last must be at least this long. */
   chunkMinLength: Schema.optionalWith(Schema.NonNegativeInt, { exact: true })
@@ -96,16 +93,49 @@ export const parseRange = (value: string | undefined, expected: number): number 
   return Number.isSafeInteger(end) ? end + 1 : undefined
 }
 
+/** The session's id: the last segment of its URL's path (empty when the URL names no session). */
+const lastSegment = (url: string): string => {
+  const path = new URL(url).pathname
+  return decodeURIComponent(path.slice(path.lastIndexOf("/") + 1))
+}
+
+/**
+ * The absolute URL of a response's `Location`, refused when it is no URL, or names the uploads
+ * endpoint itself rather than a session (`…/blobs/uploads/`): sending chunks there would start
+ * new uploads instead of continuing this one.
+ */
 const resolveLocation = (response: TransportResponse, base: string) =>
   Effect.suspend(() => {
     const location = response.headers["location"]
     if (location === undefined || location === "") return Effect.succeed(undefined)
+    let url: string
     try {
-      return Effect.succeed(new URL(location, base).toString())
+      url = new URL(location, base).toString()
     } catch {
       return Effect.fail(new InvalidResponse({ reason: "upload Location is not a URL", url: safeUrl(base) }))
     }
+    return /\/blobs\/uploads\/?$/.test(new URL(url).pathname)
+      ? Effect.fail(
+        new InvalidResponse({ reason: "upload Location names no session (it ends in /blobs/uploads/)", url: safeUrl(url) })
+      )
+      : Effect.succeed(url)
   })
+
+/** The offset a 202 to a PATCH reports; a missing, empty or malformed `Range` is refused. */
+const acknowledged = (response: TransportResponse, url: string, expected: number) => {
+  const header = response.headers["range"]
+  const offset = parseRange(header, expected)
+  return offset === undefined
+    ? Effect.fail(
+      new InvalidResponse({
+        reason: header === undefined
+          ? "the registry accepted a chunk without a Range header"
+          : `the registry accepted a chunk with an unusable Range ${JSON.stringify(header)}`,
+        url: safeUrl(url)
+      })
+    )
+    : Effect.succeed(offset)
+}
 
 /** The session after a response: its new `Location` (when given), offset and UUID. */
 const advance = (
@@ -164,7 +194,7 @@ export const open = (
     const session = new UploadSession({
       url: location,
       offset: 0,
-      ...(response.headers["docker-upload-uuid"] ? { uuid: response.headers["docker-upload-uuid"] } : {}),
+      uuid: response.headers["docker-upload-uuid"] || lastSegment(location),
       ...(Number.isSafeInteger(minimum) && minimum > 0 ? { chunkMinLength: minimum } : {})
     })
     return { _tag: "Session", session } as Opened
@@ -208,8 +238,8 @@ export const patch = (ctx: Context, target: Target, session: UploadSession, byte
     const response = yield* send(ctx, target.registry, request, [pushScope(target.repository)])
     if (!isSuccess(response.status)) return yield* refusal(response, uploadUnknown)
     yield* discard(response)
-    const expected = start + bytes.byteLength
-    return yield* advance(response, session, parseRange(response.headers["range"], expected) ?? expected)
+    const offset = yield* acknowledged(response, session.url, start + bytes.byteLength)
+    return yield* advance(response, session, offset)
   })
 
 /**
@@ -232,8 +262,8 @@ export const patchStream = (
     const response = yield* send(ctx, target.registry, request, [pushScope(target.repository)])
     if (!isSuccess(response.status)) return yield* refusal(response, uploadUnknown)
     yield* discard(response)
-    const sent = session.offset + expected()
-    return yield* advance(response, session, parseRange(response.headers["range"], sent) ?? sent)
+    const offset = yield* acknowledged(response, session.url, session.offset + expected())
+    return yield* advance(response, session, offset)
   })
 
 /**
@@ -299,206 +329,4 @@ export const cancel = (ctx: Context, target: Target, session: UploadSession) =>
     if (response.status === 404) return yield* discard(response)
     if (!isSuccess(response.status)) return yield* refusal(response, uploadUnknown)
     yield* discard(response)
-  })
-
-// ---------------------------------------------------------------------------------------------
-// sending chunks, resuming from the registry's offset
-// ---------------------------------------------------------------------------------------------
-
-/** The latest session of an upload in progress (the cancel finalizer reads it) and its chunk size. @internal */
-export interface Progress {
-  session: UploadSession
-  chunkSize: number
-}
-
-/** Failures after which the registry is asked where the upload stands, and the upload goes on. @internal */
-export const isResumable = (error: { readonly _tag: string }): boolean => {
-  switch (error._tag) {
-    case "TransportError":
-    case "RequestTimeout":
-    case "Unavailable":
-    case "TooManyRequests":
-      return true
-  }
-  const status = (error as { readonly status?: unknown }).status
-  return typeof status === "number" && (status === 416 || status >= 500)
-}
-
-const statusOf = (error: { readonly _tag: string }): unknown => (error as { readonly status?: unknown }).status
-
-/** What the chunk engine sends. @internal */
-export interface ChunkRun<E, R> {
-  readonly body: Stream.Stream<Uint8Array, E, R>
-  /** Where the body starts in the blob; above 0 the body cannot be hashed and `digest` is needed. */
-  readonly bodyOffset: number
-  readonly digest: Digest.Digest | undefined
-  readonly size: number | undefined
-  readonly onProgress: ((session: UploadSession) => Effect.Effect<void>) | undefined
-}
-
-/** What sending chunks can fail with, besides the body's own error. @internal */
-export type ChunkFailure =
-  | CannotResume
-  | SizeMismatch
-  | InvalidResponse
-  | Effect.Effect.Error<ReturnType<typeof patch>>
-  | Effect.Effect.Error<ReturnType<typeof status>>
-
-type Pass = { readonly _tag: "Done"; readonly digest: Digest.Digest | undefined; readonly size: number } | {
-  readonly _tag: "Rewind"
-  readonly offset: number
-}
-
-/**
- * Sends the body from the session's offset in chunks, and returns the digest computed (when the
- * body is whole) and the size. A chunk that fails is followed by a `GET` of the session, and the
- * upload goes on from the offset the registry reports — inside the chunk in hand, or by running
- * the body again when the registry lost bytes acknowledged before.
- *
- * @internal
- */
-export const sendChunks = <E, R>(ctx: UploadContext, target: Target, progress: Progress, run: ChunkRun<E, R>) =>
-  Effect.gen(function*() {
-    const driver = yield* Schedule.driver(ctx.upload.resume)
-    const algorithm = run.digest === undefined ? "sha256" : Digest.algorithm(run.digest)
-
-    /** Sends one chunk; returns the offset the registry then holds. */
-    const sendChunk = (bytes: Uint8Array, start: number) =>
-      Effect.gen(function*() {
-        const sent = yield* Effect.either(patch(ctx, target, progress.session, bytes, start))
-        if (Either.isRight(sent)) {
-          progress.session = sent.right
-          if (sent.right.offset !== start + bytes.byteLength) {
-            // the registry kept other than what it was sent: spend a resume on it, so it cannot loop
-            const odd = new InvalidResponse({
-              reason: `the registry holds ${sent.right.offset} bytes after a chunk ending at ${
-                start + bytes.byteLength
-              }`,
-              url: safeUrl(progress.session.url)
-            })
-            yield* Effect.mapError(driver.next(odd), () => odd)
-          }
-          return sent.right.offset
-        }
-        const error = sent.left
-        if (!isResumable(error)) return yield* Effect.fail(error)
-        yield* Effect.mapError(driver.next(error), () => error)
-        const now = yield* status(ctx, target, progress.session)
-        yield* Effect.logDebug("resuming blob upload").pipe(
-          Effect.annotateLogs({ failure: error._tag, chunkStart: start, registryOffset: now.offset })
-        )
-        progress.session = now
-        // a 416 with nothing taken is how some registries (GHCR: 4 MiB) refuse a chunk's size
-        const minimum = now.chunkMinLength ?? 1
-        if (statusOf(error) === 416 && now.offset === start && progress.chunkSize > minimum) {
-          progress.chunkSize = Math.max(minimum, Math.floor(progress.chunkSize / 2))
-        }
-        return now.offset
-      })
-
-    /** One run of the body, sending from `start`; bytes before it are only hashed. */
-    const pass = (start: number): Effect.Effect<Pass, E | ChunkFailure, R> =>
-      Effect.scoped(Effect.gen(function*() {
-        if (start < run.bodyOffset) {
-          return yield* new CannotResume({
-            offset: start,
-            reason: `the registry holds fewer bytes than the body given, which starts at ${run.bodyOffset}`
-          })
-        }
-        const pull = yield* Stream.toPull(run.body)
-        const hasher = run.bodyOffset === 0 ? Digest.hasher(algorithm) : undefined
-        let position = run.bodyOffset
-        let ended = false
-        const buffer: Array<Uint8Array> = []
-        let buffered = 0
-        let bufferStart = start
-
-        const fill = (want: number) =>
-          Effect.gen(function*() {
-            while (!ended && buffered < want) {
-              const next = yield* Effect.catchAll(pull, Option.match({
-                onNone: () => Effect.succeed(undefined),
-                onSome: (error: E) => Effect.fail(error)
-              }))
-              if (next === undefined) {
-                ended = true
-                break
-              }
-              for (const piece of next) {
-                hasher?.update(piece)
-                const pieceStart = position
-                position += piece.byteLength
-                if (run.size !== undefined && position > run.size) {
-                  return yield* new SizeMismatch({ expected: run.size, actual: position })
-                }
-                if (position <= start || piece.byteLength === 0) continue
-                const kept = pieceStart < start ? piece.subarray(start - pieceStart) : piece
-                buffer.push(kept)
-                buffered += kept.byteLength
-              }
-            }
-          })
-
-        const take = (length: number): Uint8Array => {
-          const parts: Array<Uint8Array> = []
-          let left = length
-          for (const part of buffer) {
-            if (left === 0) break
-            const piece = part.byteLength <= left ? part : part.subarray(0, left)
-            parts.push(piece)
-            left -= piece.byteLength
-          }
-          return concat(parts, length)
-        }
-
-        const drop = (length: number) => {
-          let left = length
-          while (left > 0) {
-            const first = buffer[0]!
-            if (first.byteLength <= left) {
-              buffer.shift()
-              left -= first.byteLength
-            } else {
-              buffer[0] = first.subarray(left)
-              left = 0
-            }
-          }
-          buffered -= length
-          bufferStart += length
-        }
-
-        while (true) {
-          const chunkSize = Math.max(progress.chunkSize, progress.session.chunkMinLength ?? 1)
-          yield* fill(chunkSize)
-          if (buffered === 0) break
-          const length = Math.min(chunkSize, buffered)
-          const reached = yield* sendChunk(take(length), bufferStart)
-          if (reached > bufferStart + length) {
-            return yield* new CannotResume({
-              offset: reached,
-              reason: "the registry reports more bytes than were sent"
-            })
-          }
-          if (reached < bufferStart) return { _tag: "Rewind", offset: reached } as Pass
-          drop(reached - bufferStart)
-          if (run.onProgress !== undefined) yield* run.onProgress(progress.session)
-        }
-        if (position < start) {
-          return yield* new CannotResume({ offset: start, reason: `the body ends at ${position}, before that offset` })
-        }
-        if (run.size !== undefined && position !== run.size) {
-          return yield* new SizeMismatch({ expected: run.size, actual: position })
-        }
-        return { _tag: "Done", digest: hasher?.digest(), size: position } as Pass
-      }))
-
-    let start = progress.session.offset
-    while (true) {
-      const result = yield* pass(start)
-      if (result._tag === "Done") return result
-      yield* Effect.logDebug("the registry lost acknowledged bytes: sending the body again").pipe(
-        Effect.annotateLogs({ registryOffset: result.offset })
-      )
-      start = result.offset
-    }
   })

@@ -9,6 +9,7 @@ import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Stream from "effect/Stream"
 import * as Digest from "../../Digest.js"
 import { Directives } from "./faults.js"
 import * as Http from "./http.js"
@@ -77,6 +78,8 @@ interface Upload {
   readonly parts: Array<Uint8Array>
   readonly hasher: Digest.Hasher
   size: number
+  /** The size the registry last told the client (its `Range`); less than `size` after a cut chunk. */
+  reported: number
 }
 
 /**
@@ -88,11 +91,15 @@ export type Uploads = Map<string, Upload>
 
 const rangeOf = (size: number) => `0-${size > 0 ? size - 1 : 0}`
 
-const sessionHeaders = (env: Http.Env, request: HttpServerRequest.HttpServerRequest, upload: Upload) => ({
-  location: `${env.baseUrl(request)}/v2/${upload.name}/blobs/uploads/${upload.id}`,
-  range: rangeOf(upload.size),
-  "docker-upload-uuid": upload.id
-})
+/** The session's headers; what their `Range` tells the client is what it may continue from. */
+const sessionHeaders = (env: Http.Env, request: HttpServerRequest.HttpServerRequest, upload: Upload) => {
+  upload.reported = upload.size
+  return {
+    location: `${env.baseUrl(request)}/v2/${upload.name}/blobs/uploads/${upload.id}`,
+    range: rangeOf(upload.size),
+    "docker-upload-uuid": upload.id
+  }
+}
 
 const blobCreated = (env: Http.Env, request: HttpServerRequest.HttpServerRequest, name: string, digest: Digest.Digest) =>
   Http.empty(201, { location: `${env.baseUrl(request)}/v2/${name}/blobs/${digest}`, "docker-content-digest": digest })
@@ -138,7 +145,7 @@ export const start = (env: Http.Env, uploads: Uploads, request: HttpServerReques
       }
     }
     yield* Http.drain(request)
-    const upload: Upload = { id: crypto.randomUUID(), name, parts: [], hasher: Digest.hasher(), size: 0 }
+    const upload: Upload = { id: crypto.randomUUID(), name, parts: [], hasher: Digest.hasher(), size: 0, reported: 0 }
     uploads.set(upload.id, upload)
     return Http.empty(202, {
       ...sessionHeaders(env, request, upload),
@@ -172,6 +179,32 @@ const append = (upload: Upload, parts: ReadonlyArray<Uint8Array>) => {
 }
 
 /**
+ * The `CutRequest` fault: keeps the first bytes of the body in the session, as a registry that
+ * streams chunks to storage does, then closes the connection without an answer.
+ */
+const cutRequest = (request: HttpServerRequest.HttpServerRequest, upload: Upload) =>
+  Effect.gen(function*() {
+    const cut = (yield* Directives).cutRequest
+    if (cut === undefined) return
+    const parts: Array<Uint8Array> = []
+    let size = 0
+    yield* request.stream.pipe(
+      Stream.runForEachWhile((chunk) =>
+        Effect.sync(() => {
+          const part = chunk.subarray(0, Math.max(0, cut.afterBytes - size))
+          if (part.byteLength > 0) parts.push(part)
+          size += part.byteLength
+          return size < cut.afterBytes
+        })
+      ),
+      Effect.ignore
+    )
+    append(upload, parts)
+    yield* cut.abort
+    return yield* Effect.never
+  })
+
+/**
  * `GET`, `PATCH`, `PUT` and `DELETE` of `/v2/<name>/blobs/uploads/<id>`.
  *
  * @internal
@@ -188,6 +221,13 @@ export const session = (
     if (upload === undefined || upload.name !== name) {
       yield* Http.drain(request)
       return Http.error("BLOB_UPLOAD_UNKNOWN", { detail: { uuid: id } })
+    }
+    if (request.method !== "DELETE" && upload.size !== upload.reported && (yield* Directives).refusePartialChunk) {
+      yield* Http.drain(request)
+      return Http.error("BLOB_UPLOAD_INVALID", {
+        status: 404,
+        message: `upload resumed at wrong offset: ${upload.size} != ${upload.reported}`
+      })
     }
     switch (request.method) {
       case "GET":
@@ -209,6 +249,7 @@ const patch = (env: Http.Env, request: HttpServerRequest.HttpServerRequest, uplo
       yield* Http.drain(request)
       return range
     }
+    yield* cutRequest(request, upload)
     const { chunkCap } = yield* Directives
     const tooLarge = Http.error("BLOB_UPLOAD_INVALID", {
       status: 416,
@@ -243,6 +284,7 @@ const finish = (env: Http.Env, uploads: Uploads, request: HttpServerRequest.Http
       yield* Http.drain(request)
       return range
     }
+    yield* cutRequest(request, upload)
     const body = yield* Http.readBody(request).pipe(Effect.orDie)
     append(upload, body.parts)
     uploads.delete(upload.id)

@@ -24,7 +24,16 @@ export class Directives extends Context.Reference<Directives>()("effect-oci/test
     readonly redirectBlob: boolean
     readonly chunkCap: number | undefined
     readonly tokenMaxUses: number | undefined
-  } => ({ redirectBlob: false, chunkCap: undefined, tokenMaxUses: undefined })
+    /** Keep this many bytes of an upload body, then `abort` the connection. */
+    readonly cutRequest: { readonly afterBytes: number; readonly abort: Effect.Effect<void> } | undefined
+    readonly refusePartialChunk: boolean
+  } => ({
+    redirectBlob: false,
+    chunkCap: undefined,
+    tokenMaxUses: undefined,
+    cutRequest: undefined,
+    refusePartialChunk: false
+  })
 }) {}
 
 /**
@@ -162,7 +171,11 @@ export const apply = <E, R>(
   const directives = {
     redirectBlob: faults.some((f) => f.action._tag === "RedirectBlob"),
     chunkCap: smallest(faults.flatMap((f) => (f.action._tag === "CapChunkSize" ? [f.action.maxBytes] : []))),
-    tokenMaxUses: smallest(faults.flatMap((f) => (f.action._tag === "ExpireTokens" ? [f.action.afterUses] : [])))
+    tokenMaxUses: smallest(faults.flatMap((f) => (f.action._tag === "ExpireTokens" ? [f.action.afterUses] : []))),
+    cutRequest: ((afterBytes) => (afterBytes === undefined ? undefined : { afterBytes, abort }))(
+      smallest(faults.flatMap((f) => (f.action._tag === "CutRequest" ? [f.action.afterBytes] : [])))
+    ),
+    refusePartialChunk: faults.some((f) => f.action._tag === "RefusePartialChunk")
   }
   const respond = faults.find((f) => f.action._tag === "Respond")?.action
   // a canned answer leaves the request body unread: a throttling proxy does not read it either

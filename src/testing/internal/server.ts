@@ -70,6 +70,13 @@ export const make = (options: Options = {}): Effect.Effect<TestRegistryService, 
       requests: Effect.sync(() => registry.log.snapshot()),
       clearRequests: Effect.sync(() => registry.log.clear()),
       setFaults: (faults) => Effect.sync(() => registry.faults.set(faults)),
+      uploadSessions: Effect.sync(() =>
+        Array.from(registry.uploads.values(), (upload) => ({
+          id: upload.id,
+          repository: upload.name,
+          size: upload.size
+        }))
+      ),
       putBlob: Effect.fn("TestRegistry.putBlob")(function*(repository: string, content: Uint8Array | string) {
         // a private copy: the caller may reuse its array
         const bytes = typeof content === "string" ? encoder.encode(content) : new Uint8Array(content)
