@@ -634,17 +634,91 @@ describe("resume", () => {
   })
 
 
-  it.effect("a session the registry forgot (404) is not resumed", () => {
+  it.effect("a session the registry forgot (404) is replaced: a new session from byte 0, the old one cancelled", () => {
+    let forgot = false
     const w = world({
-      fault: (r) =>
-        r.method === "PATCH" && r.headers["content-range"] === "4-7"
-          ? { answer: FakeHttp.errorBody(404, "BLOB_UPLOAD_UNKNOWN", "gone") }
-          : undefined
+      fault: (r) => {
+        if (r.method === "PATCH" && r.headers["content-range"] === "4-7" && !forgot) {
+          forgot = true
+          return { answer: FakeHttp.errorBody(404, "BLOB_UPLOAD_UNKNOWN", "gone") }
+        }
+        return undefined
+      }
     })
+    const blob = randomBytes(8)
+    const { body, opens } = reopenablePieces(blob, [3])
     return Effect.gen(function*() {
-      const error = yield* Effect.flip(put(randomBytes(8), { strategy: "chunked", chunkSize: 4 }))
-      expect(error._tag).toBe("BlobUploadUnknown")
-      expect(w.summary().filter((l) => l.startsWith("GET"))).toEqual([])
+      yield* put(body, { strategy: "chunked", chunkSize: 4 })
+      expect(w.summary()).toEqual([
+        "POST blobs/uploads/",
+        "PATCH blobs/uploads/u1",
+        "PATCH blobs/uploads/u1",
+        "DELETE blobs/uploads/u1",
+        "POST blobs/uploads/",
+        "PATCH blobs/uploads/u2",
+        "PATCH blobs/uploads/u2",
+        "PUT blobs/uploads/u2"
+      ])
+      expect(ranges(w.patches())).toEqual(["0-3", "4-7", "0-3", "4-7"])
+      expect(opens).toEqual([0, 0])
+      expect(w.blobs.get(Digest.compute(blob))).toEqual(blob)
+      expect(w.uploads.size).toBe(0)
+    }).pipe(Effect.provide(w.layer))
+  })
+
+  it.effect("a commit whose answer was lost: a HEAD finds the blob, nothing is sent again", () => {
+    let lost = false
+    const server = uploadServer({})
+    const t = setup((request, index) => {
+      const answer = server.handler(request, index)
+      if (request.method === "PUT" && !lost) {
+        lost = true
+        return "network-error"
+      }
+      return answer
+    })
+    const blob = randomBytes(8)
+    return Effect.gen(function*() {
+      const descriptor = yield* withRepo((repo) => repo.putBlob(target, blob, { strategy: "chunked", chunkSize: 4 }))
+      expect(descriptor.digest).toBe(Digest.compute(blob))
+      const lines = t.requests.filter((r) => r.url.pathname !== "/v2/").map((r) => r.method)
+      expect(lines).toEqual(["HEAD", "POST", "PATCH", "PATCH", "PUT", "HEAD"])
+    }).pipe(Effect.provide(t.layer))
+  })
+
+  it.effect("the upload budget starts over whenever the registry confirmed new bytes", () => {
+    // every other PATCH is refused: with one recovery allowed in a row, the upload still ends
+    let patches = 0
+    const w = world(
+      {
+        fault: (r) =>
+          r.method === "PATCH" && patches++ % 2 === 0 ? { answer: FakeHttp.errorBody(503, "UNAVAILABLE", "busy") } : undefined
+      },
+      { uploadResume: Schedule.recurs(1) }
+    )
+    const blob = randomBytes(40)
+    return Effect.gen(function*() {
+      yield* put(blob, { strategy: "chunked", chunkSize: 4 })
+      expect(w.blobs.get(Digest.compute(blob))).toEqual(blob)
+      expect(w.patches().length).toBeGreaterThan(12)
+    }).pipe(Effect.provide(w.layer))
+  })
+
+  it.effect("…but not when nothing was gained: two refusals in a row spend a budget of one", () => {
+    let n = 0
+    const w = world(
+      {
+        fault: (r) =>
+          r.method === "PATCH" && r.headers["content-range"] === "4-7" && n++ < 2
+            ? { answer: FakeHttp.errorBody(503, "UNAVAILABLE", "busy") }
+            : undefined
+      },
+      { uploadResume: Schedule.recurs(1) }
+    )
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(put(randomBytes(12), { strategy: "chunked", chunkSize: 4 }))
+      expect(error._tag).toBe("Unavailable")
+      expect(w.cancelled).toEqual(["u1"])
     }).pipe(Effect.provide(w.layer))
   })
 })

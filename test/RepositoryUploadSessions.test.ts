@@ -343,3 +343,176 @@ describe("the Go client's blob write scenarios", () => {
     }).pipe(Effect.provide(s.layer))
   })
 })
+
+describe("crash resume (resumeUpload from a stored session)", () => {
+  const blob = randomBytes(12)
+  const digest = Digest.compute(blob)
+  /** The blob as a Reopenable, recording the offsets it is opened at. */
+  const reopenable = () => {
+    const opens: Array<number> = []
+    const body = Repository.reopenable((offset) => {
+      opens.push(offset)
+      return Stream.make(blob.subarray(offset))
+    }, { size: blob.byteLength })
+    return { body, opens }
+  }
+
+  it.effect("the registry holds fewer bytes than stored: rewinds to its offset", () => {
+    const s = script([
+      { method: "GET", path: `${uploads}abc`, answer: empty(204, { range: "0-1" }) },
+      { method: "PATCH", path: `${uploads}abc`, answer: empty(202, { range: "0-7" }) },
+      { method: "PATCH", path: `${uploads}abc`, answer: empty(202, { range: "0-11" }) },
+      { method: "PUT", path: `${uploads}abc`, answer: empty(201, { "docker-content-digest": digest }) }
+    ])
+    const stored = new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 8 })
+    const { body, opens } = reopenable()
+    return Effect.gen(function*() {
+      yield* withRepo((repo) => repo.resumeUpload(target, stored, body, { chunkSize: 6, digest }))
+      expect(s.sent().filter((r) => r.method === "PATCH").map((p) => p.headers["content-range"])).toEqual(["2-7", "8-11"])
+      // the digest is known: the body is opened where the registry stands, not read from 0
+      expect(opens).toEqual([2])
+      expect(s.done()).toBe(true)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("the session is gone: a new session from the same source, from byte 0", () => {
+    const s = script([
+      { method: "GET", path: `${uploads}abc`, answer: () => FakeHttp.errorBody(404, "BLOB_UPLOAD_UNKNOWN", "gone") },
+      { method: "DELETE", path: `${uploads}abc`, answer: () => FakeHttp.errorBody(404, "BLOB_UPLOAD_UNKNOWN", "gone") },
+      { method: "POST", path: uploads, answer: empty(202, { location: `${uploads}def`, range: "0-0" }) },
+      { method: "PATCH", path: `${uploads}def`, answer: empty(202, { range: "0-11" }) },
+      { method: "PUT", path: `${uploads}def`, answer: empty(201, { "docker-content-digest": digest }) }
+    ])
+    const stored = new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 8 })
+    const seen: Array<string> = []
+    return Effect.gen(function*() {
+      const descriptor = yield* withRepo((repo) =>
+        repo.resumeUpload(target, stored, reopenable().body, {
+          onProgress: (session) => Effect.sync(() => seen.push(`${session.uuid}@${session.offset}`))
+        })
+      )
+      expect(descriptor.digest).toBe(digest)
+      expect(s.sent().find((r) => r.method === "PATCH")!.headers["content-range"]).toBe("0-11")
+      // the new session is reported, so a caller storing sessions stores it
+      expect(seen).toEqual(["def@0", "def@12"])
+      expect(s.done()).toBe(true)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("the session is gone and the body given starts past 0: CannotResume, nothing opened", () => {
+    const s = script([
+      { method: "GET", path: `${uploads}abc`, answer: () => FakeHttp.errorBody(404, "BLOB_UPLOAD_UNKNOWN", "gone") }
+    ])
+    const stored = new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 8 })
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(withRepo((repo) =>
+        repo.resumeUpload(target, stored, blob.subarray(8), { bodyOffset: 8, digest, size: 12 })
+      ))
+      expect(error).toMatchObject({ _tag: "CannotResume", offset: 0 })
+      expect(s.sent().map((r) => r.method)).toEqual(["GET"])
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("a session refused mid-way (BLOB_UPLOAD_INVALID) is cancelled and replaced; the new one is the caller's", () => {
+    const s = script([
+      { method: "GET", path: `${uploads}abc`, answer: empty(204, { range: "0-3" }) },
+      { method: "PATCH", path: `${uploads}abc`, answer: () => FakeHttp.errorBody(404, "BLOB_UPLOAD_INVALID", "wrong offset") },
+      { method: "DELETE", path: `${uploads}abc`, answer: empty(204) },
+      { method: "POST", path: uploads, answer: empty(202, { location: `${uploads}def`, range: "0-0" }) },
+      { method: "PATCH", path: `${uploads}def`, answer: empty(202, { range: "0-11" }) },
+      { method: "PUT", path: `${uploads}def`, answer: empty(201, { "docker-content-digest": digest }) }
+    ])
+    const stored = new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 4 })
+    return Effect.gen(function*() {
+      yield* withRepo((repo) => repo.resumeUpload(target, stored, reopenable().body))
+      expect(s.done()).toBe(true)
+    }).pipe(Effect.provide(s.layer))
+  })
+})
+
+describe("upload protocol checks", () => {
+  it.effect("a 202 to a PATCH without a Range is an InvalidResponse", () => {
+    const s = script([
+      { method: "GET", path: `${uploads}abc`, answer: empty(204, { range: "0-0" }) },
+      { method: "PATCH", path: `${uploads}abc`, answer: empty(202) }
+    ])
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(withRepo((repo) =>
+        repo.resumeUpload(target, new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 0 }), randomBytes(4))
+      ))
+      expect(error).toMatchObject({ _tag: "InvalidResponse", reason: "the registry accepted a chunk without a Range header" })
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect.each(["", "bytes", "0-x", "5-9"])("a 202 to a PATCH with the Range %j is an InvalidResponse naming it", (range) => {
+    const s = script([{ method: "PATCH", path: `${uploads}abc`, answer: empty(202, { range }) }])
+    return Effect.gen(function*() {
+      const session = new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 0 })
+      const error = yield* Effect.flip(withRepo((repo) => repo.appendUpload(target, session, randomBytes(4))))
+      expect(error._tag).toBe("InvalidResponse")
+      expect(String((error as { reason?: string }).reason)).toContain(`unusable Range ${JSON.stringify(range)}`)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect.each([uploads, uploads.slice(0, -1), `${base}${uploads}`])(
+    "a Location naming no session (%s) is an InvalidResponse before any PATCH",
+    (location) => {
+      const s = script([{ method: "POST", path: uploads, answer: empty(202, { location }) }])
+      return Effect.gen(function*() {
+        const error = yield* Effect.flip(withRepo((repo) => repo.putBlob(target, randomBytes(20), { strategy: "chunked", skipExisting: false })))
+        expect(`${error._tag}: ${String((error as { reason?: string }).reason)}`).toContain("InvalidResponse: upload Location names no session")
+        expect(s.sent().map((r) => r.method)).toEqual(["POST"])
+      }).pipe(Effect.provide(s.layer))
+    }
+  )
+
+  it.effect("without Docker-Upload-UUID the session's uuid is its URL's last path segment", () => {
+    const s = script([{ method: "POST", path: uploads, answer: empty(202, { location: `${uploads}f00d-1?_state=x` }) }])
+    return Effect.gen(function*() {
+      const session = yield* withRepo((repo) => repo.startUpload(target))
+      expect(session.uuid).toBe("f00d-1")
+    }).pipe(Effect.provide(s.layer))
+  })
+})
+
+describe("chunk-level uploads", () => {
+  it.effect("appendUpload sends each chunk with its true Content-Range; commitUpload commits and gives the descriptor", () => {
+    const blob = randomBytes(10)
+    const digest = Digest.compute(blob)
+    const s = script([
+      { method: "POST", path: uploads, answer: empty(202, { location: `${uploads}abc?_state=0` }) },
+      { method: "PATCH", path: `${uploads}abc`, answer: empty(202, { range: "0-2", location: `${uploads}abc?_state=3` }) },
+      { method: "PATCH", path: `${uploads}abc`, answer: empty(202, { range: "0-9", location: `${uploads}abc?_state=10` }) },
+      { method: "PUT", path: `${uploads}abc`, answer: empty(201, { "docker-content-digest": digest }) }
+    ])
+    return Effect.gen(function*() {
+      const descriptor = yield* withRepo((repo) =>
+        Effect.gen(function*() {
+          const opened = yield* repo.startUpload(target)
+          const first = yield* repo.appendUpload(target, opened, blob.subarray(0, 3))
+          expect(first.offset).toBe(3)
+          const second = yield* repo.appendUpload(target, first, blob.subarray(3))
+          expect(second.offset).toBe(10)
+          return yield* repo.commitUpload(target, second, { digest })
+        })
+      )
+      expect(descriptor).toEqual({ digest, size: 10, mediaType: "application/octet-stream" })
+      const patches = s.sent().filter((r) => r.method === "PATCH")
+      expect(patches.map((p) => p.headers["content-range"])).toEqual(["0-2", "3-9"])
+      expect(patches.map((p) => p.url.searchParams.get("_state"))).toEqual(["0", "3"])
+      const put = s.sent().at(-1)!
+      expect(put.url.searchParams.get("_state")).toBe("10")
+      expect(put.url.searchParams.get("digest")).toBe(digest)
+      expect(put.body === undefined || put.body.byteLength === 0).toBe(true)
+    }).pipe(Effect.provide(s.layer))
+  })
+
+  it.effect("appendUpload: a registry holding other than the bytes before plus these is an InvalidResponse", () => {
+    const s = script([{ method: "PATCH", path: `${uploads}abc`, answer: empty(202, { range: "0-1" }) }])
+    return Effect.gen(function*() {
+      const session = new Repository.UploadSession({ url: `${base}${uploads}abc`, offset: 0 })
+      const error = yield* Effect.flip(withRepo((repo) => repo.appendUpload(target, session, randomBytes(4))))
+      expect(error).toMatchObject({ _tag: "InvalidResponse", reason: "the registry holds 2 bytes after a chunk ending at 4" })
+    }).pipe(Effect.provide(s.layer))
+  })
+})

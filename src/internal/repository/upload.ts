@@ -216,9 +216,12 @@ const monolithic = <E, R>(
 ) =>
   Effect.gen(function*() {
     engine.learn(digest, size)
+    // a body the registry may have taken part of must not be resent blindly (it would be
+    // appended to that part): as a stream, the transport resends it only after a refusal, and
+    // after a cut the engine asks the registry where the session stands
     const bytes = source.bytes
     const body = bytes !== undefined
-      ? { http: HttpBody.uint8Array(bytes, octetStream), failed: () => Option.none() }
+      ? { http: HttpBody.stream(Stream.succeed(bytes), octetStream, size), failed: () => Option.none() }
       : yield* Effect.map(watchBody(source.open(0, "the PUT was sent again")), ({ failed, stream }) => ({
         http: HttpBody.stream(stream, octetStream, size),
         failed
