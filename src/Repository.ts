@@ -459,9 +459,12 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
     session: UploadSession
   ) => Effect.Effect<UploadSession, UploadSessionError>
   /**
-   * Asks the registry where `session` stands, sends the rest of the body in chunks (resuming after
-   * failed chunks) and commits. On failure the session is left open for another try; `onProgress`
-   * sees it after every chunk, e.g. to store it.
+   * Asks the registry where `session` stands, sends the rest of the body in chunks and commits,
+   * recovering like `putBlob`. The registry's offset wins over the stored one (ahead: those bytes
+   * of the body are skipped; behind: sent again); a session the registry lost is replaced by a new
+   * one, sent from byte 0 (the body must then start at 0). On failure the latest session is left
+   * open for another try (sessions it replaced are cancelled); `onProgress` sees it whenever the
+   * registry confirmed where it stands, e.g. to store it.
    */
   readonly resumeUpload: <E = never, R = never>(
     repo: Reference.Reference,
@@ -538,8 +541,10 @@ export interface Options {
    */
   readonly chunkSize?: number | undefined
   /**
-   * How often, and after which delays, an upload whose chunk failed is resumed from the registry's
-   * offset (default: the same as `resume`).
+   * How often in a row, and after which delays, an upload recovers after a failed request of its
+   * session — going on from the registry's offset, or in a fresh session from byte 0 when the
+   * registry refused or forgot it (default: the same as `resume`). Bytes the registry confirmed
+   * since the last failure start it over.
    */
   readonly uploadResume?: Schedule.Schedule<unknown, unknown> | undefined
   /**
