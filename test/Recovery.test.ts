@@ -5,18 +5,17 @@
  * session left on the registry.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
-import * as BlobFile from "../src/BlobFile.js"
 import * as Digest from "../src/Digest.js"
 import * as node from "../src/node.js"
 import * as Reference from "../src/Reference.js"
 import * as Repository from "../src/Repository.js"
 import * as Testing from "../src/testing/index.js"
 import { randomBytes } from "./support/RepositoryFixture.js"
+import { reopenableOf, type Strategy, strategies, uploadBy } from "./support/uploadStrategies.js"
 
 const chunkSize = 64 * 1024
 const blob = randomBytes(300_000, 77)
@@ -31,44 +30,8 @@ const stack = node.layer({
   }
 })
 
-/** `bytes` as a Reopenable body in pieces of 10 000 bytes, recording the offsets it is opened at. */
-const reopenable = (bytes: Uint8Array) => {
-  const opens: Array<number> = []
-  const body = Repository.reopenable((offset) => {
-    opens.push(offset)
-    return Stream.fromIterable(
-      Array.from({ length: Math.ceil((bytes.byteLength - offset) / 10_000) }, (_, i) =>
-        bytes.subarray(offset + i * 10_000, Math.min(bytes.byteLength, offset + (i + 1) * 10_000)))
-    )
-  }, { size: bytes.byteLength })
-  return { body, opens }
-}
-
-type Strategy = "monolithic" | "chunked" | "streamed" | "file" | "resume"
-
-/** One upload of `blob` by `strategy`. */
-const upload = (strategy: Strategy, ref: Reference.Reference) =>
-  Effect.gen(function*() {
-    const repo = yield* Repository.Repository
-    switch (strategy) {
-      case "monolithic":
-        return yield* repo.putBlob(ref, blob, { strategy: "monolithic" })
-      case "chunked":
-        return yield* repo.putBlob(ref, reopenable(blob).body, { strategy: "chunked" })
-      case "streamed":
-        return yield* repo.putBlob(ref, reopenable(blob).body, { strategy: "streamed" })
-      case "file": {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* fs.makeTempFileScoped()
-        yield* fs.writeFile(path, blob)
-        return yield* BlobFile.upload(ref, path)
-      }
-      case "resume": {
-        const session = yield* repo.startUpload(ref)
-        return yield* repo.resumeUpload(ref, session, reopenable(blob).body)
-      }
-    }
-  }).pipe(Effect.scoped)
+const reopenable = (bytes: Uint8Array) => reopenableOf(bytes, 10_000)
+const upload = (strategy: Strategy, ref: Reference.Reference) => uploadBy(strategy, ref, blob, 10_000)
 
 /** The request of each strategy that the fault hits: the PUT of a monolithic upload, else a PATCH. */
 const faulted = (strategy: Strategy): Pick<Testing.Fault, "method" | "nth"> =>
@@ -91,7 +54,6 @@ const faults = {
   ]
 } as const
 
-const strategies: ReadonlyArray<Strategy> = ["monolithic", "chunked", "streamed", "file", "resume"]
 
 describe("upload recovery against the embedded registry", () => {
   for (const [name, make] of Object.entries(faults)) {

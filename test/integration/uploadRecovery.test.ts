@@ -9,7 +9,6 @@
  * refused. Every other session an upload opened is gone at the end.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as FileSystem from "@effect/platform/FileSystem"
 import { expect, layer } from "@effect/vitest"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -22,12 +21,12 @@ import * as ChildProcess from "node:child_process"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
-import * as BlobFile from "../../src/BlobFile.js"
 import * as Credentials from "../../src/Credentials.js"
 import * as Digest from "../../src/Digest.js"
 import * as node from "../../src/node.js"
 import * as Reference from "../../src/Reference.js"
 import * as Repository from "../../src/Repository.js"
+import { reopenableOf, type Strategy, strategies, uploadBy } from "../support/uploadStrategies.js"
 import { integrationSuite } from "./support/binaries.js"
 import * as CutProxy from "./support/cutProxy.js"
 import { tempDir } from "./support/processes.js"
@@ -63,32 +62,8 @@ const sessionsLeft = (registry: Registry, repository: string): ReadonlyArray<str
   return Fs.existsSync(dir) ? Fs.readdirSync(dir) : []
 }
 
-type Strategy = "monolithic" | "chunked" | "streamed" | "file" | "resume"
-const strategies: ReadonlyArray<Strategy> = ["monolithic", "chunked", "streamed", "file", "resume"]
-
-const reopenable = (bytes: Uint8Array) =>
-  Repository.reopenable((offset) => Stream.make(bytes.subarray(offset)), { size: bytes.byteLength })
-
-const upload = (strategy: Strategy, ref: Reference.Reference, blob: Uint8Array) =>
-  Effect.gen(function*() {
-    const repo = yield* Repository.Repository
-    switch (strategy) {
-      case "monolithic":
-        return yield* repo.putBlob(ref, blob, { strategy: "monolithic" })
-      case "chunked":
-        return yield* repo.putBlob(ref, reopenable(blob), { strategy: "chunked" })
-      case "streamed":
-        return yield* repo.putBlob(ref, reopenable(blob), { strategy: "streamed" })
-      case "file": {
-        const fs = yield* FileSystem.FileSystem
-        const path = yield* fs.makeTempFileScoped()
-        yield* fs.writeFile(path, blob)
-        return yield* BlobFile.upload(ref, path)
-      }
-      case "resume":
-        return yield* repo.resumeUpload(ref, yield* repo.startUpload(ref), reopenable(blob))
-    }
-  }).pipe(Effect.scoped)
+const reopenable = (bytes: Uint8Array) => reopenableOf(bytes).body
+const upload = uploadBy
 
 /** The request a fault hits: the monolithic PUT, the one streamed PATCH, or a chunked upload's second PATCH. */
 const hit = (strategy: Strategy, action: CutProxy.Action): CutProxy.Rule =>

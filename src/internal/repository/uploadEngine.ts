@@ -126,6 +126,8 @@ export const make = <E, R>(ctx: UploadContext, target: Target, progress: Progres
       if (!(yield* cancelQuietly(ctx, target, old)) && !progress.stale.includes(old)) progress.stale.push(old)
       const opened = yield* Session.open(ctx, target)
       if (opened._tag !== "Session") return yield* Effect.dieMessage("a plain upload POST answered as a mount")
+      // recorded at once: an interruption from here on cancels the new session
+      progress.session = opened.session
       yield* Effect.logDebug("upload continues in a new session").pipe(
         Effect.annotateLogs({ replaced: safeUrl(old.url) })
       )
