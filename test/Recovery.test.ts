@@ -37,7 +37,7 @@ const upload = (strategy: Strategy, ref: Reference.Reference) => uploadBy(strate
 const faulted = (strategy: Strategy): Pick<Testing.Fault, "method" | "nth"> =>
   strategy === "monolithic"
     ? { method: "PUT", nth: 1 }
-    : strategy === "streamed"
+    : strategy === "streamed" || strategy === "file"
     ? { method: "PATCH", nth: 1 }
     : { method: "PATCH", nth: 2 }
 

@@ -69,7 +69,7 @@ const upload = uploadBy
 const hit = (strategy: Strategy, action: CutProxy.Action): CutProxy.Rule =>
   strategy === "monolithic"
     ? { method: "PUT", path: /\/blobs\/uploads\/./, nth: 1, action }
-    : { method: "PATCH", path: /\/blobs\/uploads\/./, nth: strategy === "streamed" ? 1 : 2, action }
+    : { method: "PATCH", path: /\/blobs\/uploads\/./, nth: strategy === "streamed" || strategy === "file" ? 1 : 2, action }
 
 const faults: ReadonlyArray<readonly [string, CutProxy.Action]> = [
   ["cut mid-body", { _tag: "Cut", afterBodyBytes: 100_000 }],

@@ -186,7 +186,9 @@ const streamed = <E, R>(
     if (Either.isLeft(sent)) {
       const own = failed()
       if (Option.isSome(own)) return yield* Effect.fail(own.value)
-      yield* engine.recover(sent.left)
+      // a registry refusing one PATCH that big (416) asks for chunks: that is no failure to retry
+      if (Engine.statusOf(sent.left) === 416) yield* engine.locate
+      else yield* engine.recover(sent.left)
     } else {
       yield* engine.setSession(sent.right)
       if (sent.right.offset === hasher.size()) {

@@ -29,12 +29,16 @@ export interface Progress {
   readonly stale: Array<UploadSession>
 }
 
-const statusOf = (error: { readonly _tag: string }): number | undefined => {
+/** The HTTP status a failure carries, if any. @internal */
+export const statusOf = (error: { readonly _tag: string }): number | undefined => {
   const status = (error as { readonly status?: unknown }).status
   return typeof status === "number" ? status : undefined
 }
 
-/** Failures after which asking the registry where the session stands may help. @internal */
+/**
+ * Failures after which asking the registry where the session stands may help (a 416 — the chunk
+ * refused for where it starts or for its size — included). @internal
+ */
 export const isTransient = (error: { readonly _tag: string }): boolean => {
   switch (error._tag) {
     case "TransportError":
@@ -54,7 +58,7 @@ export const isTransient = (error: { readonly _tag: string }): boolean => {
  * @internal
  */
 export const isSessionLost = (error: { readonly _tag: string }): boolean =>
-  error._tag === "BlobUploadUnknown" || error._tag === "BlobUploadInvalid" ||
+  error._tag === "BlobUploadUnknown" || (error._tag === "BlobUploadInvalid" && statusOf(error) !== 416) ||
   (error._tag === "UnexpectedStatus" && (statusOf(error) === 404 || statusOf(error) === 400))
 
 /** Whether a failure of a session's request can be recovered from. @internal */
