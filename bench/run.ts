@@ -41,6 +41,8 @@ const sizes = [...new Set(option("sizes", quick ? "64,256" : "256,1024").split("
 const rssSize = Number(option("rss-mib", quick ? "0" : "2048"))
 const strategies = option("strategies", "default").split(",").filter((s) => s !== "")
 const childTimeout = "10 minutes"
+/** The size at which `effect-oci/Copy` is measured too (registry → layout, layout → registry). */
+const copySize = integer("copy-mib", 256)
 const knownStrategies = ["default", "auto", "chunked", "streamed", "monolithic"]
 for (const strategy of strategies) {
   if (!knownStrategies.includes(strategy)) {
@@ -60,7 +62,11 @@ const bundles = Effect.acquireRelease(
   Effect.promise(async () => {
     const outdir = Path.join(benchDir, ".build")
     await esbuild.build({
-      entryPoints: { pull: Path.join(benchDir, "pull.ts"), push: Path.join(benchDir, "push.ts") },
+      entryPoints: {
+        pull: Path.join(benchDir, "pull.ts"),
+        push: Path.join(benchDir, "push.ts"),
+        copy: Path.join(benchDir, "copy.ts")
+      },
       outdir,
       outExtension: { ".js": ".mjs" },
       bundle: true,
@@ -70,7 +76,12 @@ const bundles = Effect.acquireRelease(
       target: "node20",
       logLevel: "error"
     })
-    return { outdir, pull: Path.join(outdir, "pull.mjs"), push: Path.join(outdir, "push.mjs") }
+    return {
+      outdir,
+      pull: Path.join(outdir, "pull.mjs"),
+      push: Path.join(outdir, "push.mjs"),
+      copy: Path.join(outdir, "copy.mjs")
+    }
   }),
   ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
 )
@@ -78,7 +89,7 @@ const bundles = Effect.acquireRelease(
 interface Context {
   readonly registry: Registry
   readonly work: string
-  readonly bundles: { readonly pull: string; readonly push: string }
+  readonly bundles: { readonly pull: string; readonly push: string; readonly copy: string }
   readonly reportFile: string
   readonly skopeoReport: string
 }
@@ -165,6 +176,28 @@ const skopeoPush = (ctx: Context, image: Image.BenchImage) =>
     )
     return sample
   }))
+
+/** The image copied with `effect-oci/Copy` from the registry into a new OCI layout. */
+const copyPull = (ctx: Context, image: Image.BenchImage, size: number) =>
+  Effect.gen(function*() {
+    const out = fresh(ctx, "copy-pull")
+    const from = `docker://${ctx.registry.host}/${pullRepository(size)}:${image.tag}`
+    const { json, sample } = yield* ours(ctx, ctx.bundles.copy, ["--from", from, "--to", `oci:${out}:${image.tag}`])
+    yield* expect(json["manifestDigest"] === image.manifestDigest, `Copy pulled manifest ${String(json["manifestDigest"])}`)
+    const pulled = OciLayout.readLayoutIndex(out)[0]?.digest
+    yield* expect(pulled === image.manifestDigest, `Copy's layout lists ${String(pulled)}`)
+    Fs.rmSync(out, { recursive: true, force: true })
+    return sample
+  })
+
+/** The image copied with `effect-oci/Copy` from its layout to a new repository. */
+const copyPush = (ctx: Context, image: Image.BenchImage) =>
+  Effect.gen(function*() {
+    const to = `docker://${ctx.registry.host}/bench/push-copy-${++counter}:${image.tag}`
+    const { json, sample } = yield* ours(ctx, ctx.bundles.copy, ["--from", `oci:${image.dir}:${image.tag}`, "--to", to])
+    yield* expect(json["manifestDigest"] === image.manifestDigest, `Copy pushed manifest ${String(json["manifestDigest"])}`)
+    return sample
+  })
 
 /** The blobs of a layout's image: `[digest, path]` of the config and each layer. */
 const layoutBlobs = (image: Image.BenchImage): ReadonlyArray<readonly [string, string]> => {
@@ -307,6 +340,9 @@ const program = Effect.scoped(Effect.gen(function*() {
     const image = images.get(size)!
     series.push(...yield* group(`pull ${size} MiB`, [
       { series: { op: "pull", sizeMib: size, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, size) },
+      ...(size === copySize
+        ? [{ series: { op: "pull", sizeMib: size, client: Report.copy, bytes: image.blobBytes }, once: copyPull(ctx, image, size) } as const]
+        : []),
       { series: { op: "pull", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPull(ctx, image, size) },
       { series: { op: "pull", sizeMib: size, client: Report.limit, bytes: image.blobBytes }, once: curlPull(ctx, image, size) }
     ]))
@@ -315,6 +351,9 @@ const program = Effect.scoped(Effect.gen(function*() {
         series: { op: "push", sizeMib: size, client: oursLabel(strategy), bytes: image.blobBytes },
         once: oursPush(ctx, image, strategy)
       })),
+      ...(size === copySize
+        ? [{ series: { op: "push", sizeMib: size, client: Report.copy, bytes: image.blobBytes }, once: copyPush(ctx, image) } as const]
+        : []),
       { series: { op: "push", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPush(ctx, image) },
       { series: { op: "push", sizeMib: size, client: Report.pushLimit, bytes: image.blobBytes }, once: curlPush(ctx, image) }
     ]))
