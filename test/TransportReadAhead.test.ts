@@ -6,9 +6,15 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as TestClock from "effect/TestClock"
 import { guardStall } from "../src/internal/transport.js"
+import * as Credentials from "../src/Credentials.js"
+import * as node from "../src/node.js"
+import * as Reference from "../src/Reference.js"
+import * as Repository from "../src/Repository.js"
+import * as Testing from "../src/testing/index.js"
 import * as Transport from "../src/Transport.js"
 import * as FakeHttp from "./support/FakeHttp.js"
 
@@ -154,4 +160,36 @@ describe("Transport.Response: every way of reading the body is guarded and typed
       )
       expect(text).toBe("plain text")
     }))
+})
+
+describe("blob reads delivered in batches", () => {
+  const stack = node.layer({
+    credentials: Credentials.layerAnonymous,
+    transport: { retry: Schedule.recurs(0) },
+    repository: { resume: Schedule.recurs(0) }
+  })
+
+  it.live("a range read by a slow consumer (batches of many arrays) yields exactly the range", () =>
+    Effect.gen(function*() {
+      const registry = yield* Testing.TestRegistry
+      const blob = new Uint8Array(3 * 1024 * 1024).map((_, i) => (i * 7 + (i >> 10)) % 251)
+      const { digest } = yield* registry.putBlob("batches/app", blob)
+      const ref = yield* Reference.parse(`${registry.host}/batches/app`)
+      const repo = yield* Repository.Repository
+      let largestBatch = 0
+      const read = (range: { readonly offset: number; readonly length?: number }) =>
+        repo.getBlobRange(ref, digest, range).pipe(
+          Stream.mapChunksEffect((chunk) => {
+            largestBatch = Math.max(largestBatch, chunk.length)
+            return Effect.as(Effect.sleep("20 millis"), chunk)
+          }),
+          Stream.runCollect,
+          Effect.map((chunks) => Buffer.concat(Chunk.toReadonlyArray(chunks)))
+        )
+      const middle = yield* read({ offset: 1000, length: 2 * 1024 * 1024 })
+      expect(Buffer.compare(middle, blob.subarray(1000, 1000 + 2 * 1024 * 1024))).toBe(0)
+      const tail = yield* read({ offset: 5 })
+      expect(Buffer.compare(tail, blob.subarray(5))).toBe(0)
+      expect(largestBatch).toBeGreaterThan(1)
+    }).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
 })

@@ -84,13 +84,16 @@ export const dropBytes = (count: number) => <E, R>(self: Stream.Stream<Uint8Arra
 const takeBytes = (count: number | undefined) => <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
   count === undefined ? self : Stream.suspend(() => {
     let left = count
+    let taken = 0
     return self.pipe(
       Stream.map((chunk) => {
         const part = chunk.byteLength <= left ? chunk : chunk.subarray(0, left)
         left -= part.byteLength
         return part
       }),
-      Stream.takeUntil(() => left <= 0)
+      // counted per element: a chunk holds many arrays (the Transport's batches), and the map has
+      // run over all of them before the first is tested
+      Stream.takeUntil((part) => (taken += part.byteLength) >= count)
     )
   })
 
