@@ -57,6 +57,11 @@ export class BlobCache extends Context.Tag("effect-oci/BlobCache")<BlobCache, {
   readonly set: (descriptor: BlobDescriptor, repository?: string) => Effect.Effect<void, InvalidDescriptor>
   /** Forgets `digest` (in `repository` only, when given; everywhere otherwise). */
   readonly clear: (digest: Digest.Digest, repository?: string) => Effect.Effect<void>
+  /**
+   * The repositories `digest` is known in (as given to `set`): where a push can mount it from
+   * instead of uploading it, as the Go client's blob-descriptor cache and skopeo do.
+   */
+  readonly repositories: (digest: Digest.Digest) => Effect.Effect<ReadonlyArray<string>>
 }>() {}
 
 /**
@@ -147,6 +152,11 @@ export const makeMemory = (options: { readonly capacity?: number | undefined } =
     }
     return value
   }
+  /** The per-repository keys of `digest` (a scan: clears and mount lookups are rare next to gets). */
+  const repoKeysOf = (digest: string) => {
+    const suffix = `\u0000${digest}`
+    return [...entries.keys()].filter((key) => key.startsWith("r\u0000") && key.endsWith(suffix))
+  }
   const put = (key: string, value: BlobDescriptor) => {
     entries.delete(key)
     entries.set(key, value)
@@ -175,11 +185,10 @@ export const makeMemory = (options: { readonly capacity?: number | undefined } =
           return
         }
         entries.delete(globalKey(digest))
-        const suffix = `\u0000${digest}`
-        for (const key of [...entries.keys()]) {
-          if (key.startsWith("r\u0000") && key.endsWith(suffix)) entries.delete(key)
-        }
-      })
+        for (const key of repoKeysOf(digest)) entries.delete(key)
+      }),
+    repositories: (digest) =>
+      Effect.sync(() => repoKeysOf(digest).map((key) => key.slice(2, key.length - digest.length - 1)))
   })
 }
 
@@ -200,5 +209,10 @@ export const layerMemory = (options: { readonly capacity?: number | undefined } 
  */
 export const layerDisabled: Layer.Layer<BlobCache> = Layer.succeed(
   BlobCache,
-  BlobCache.of({ get: () => Effect.succeedNone, set: () => Effect.void, clear: () => Effect.void })
+  BlobCache.of({
+    get: () => Effect.succeedNone,
+    set: () => Effect.void,
+    clear: () => Effect.void,
+    repositories: () => Effect.succeed([])
+  })
 )

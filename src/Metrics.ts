@@ -25,7 +25,7 @@ export {
 
 /**
  * Blob descriptor cache operations that failed or timed out (answered as a miss or a no-op), tagged
- * with `operation` (`get`, `set`, `clear`). Only caches with a backend that can fail (Redis) count.
+ * with `operation` (`get`, `set`, `clear`, `repositories`). Only caches with a backend that can fail (Redis) count.
  *
  * @since 0.1.0
  * @category metrics

@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as BlobCache from "../src/BlobCache.js"
 import * as Copy from "../src/Copy.js"
 import * as Credentials from "../src/Credentials.js"
 import * as Digest from "../src/Digest.js"
@@ -116,6 +117,47 @@ describe("Copy.copy between registries", () => {
       const log = yield* a.requests
       expect(log.filter((r) => r.method === "PATCH" || (r.method === "PUT" && r.path.includes("/blobs/")))).toEqual([])
       expect(log.filter((r) => r.query["mount"] !== undefined).every((r) => r.query["from"] === "src/app")).toBe(true)
+    }))
+
+  it.scopedLive("from another registry, blobs the BlobCache knows in a destination repository are mounted from it", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("cached", { layers: 4 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      // one stack (so one BlobCache) for both copies
+      const [first, second] = yield* run(Effect.all([
+        Copy.copy(at(a, "src/app", "v1"), at(b, "team/one", "v1")),
+        Copy.copy(at(a, "src/app", "v1"), at(b, "team/two", "v1"))
+      ]))
+      expect(first.blobs).toEqual({ copied: 5, skipped: 0, mounted: 0 })
+      expect(second.blobs).toEqual({ copied: 0, skipped: 0, mounted: 5 })
+      yield* expectImageIn(b, "team/two", img)
+      const mounts = (yield* b.requests).filter((r) => r.query["mount"] !== undefined)
+      expect(mounts.map((r) => r.query["from"])).toEqual(Array(5).fill("team/one"))
+      expect(mounts.every((r) => r.status === 201)).toBe(true)
+    }))
+
+  it.scopedLive("a mount the registry refuses (stale cache) becomes an upload, its session cancelled", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("stale", { layers: 1 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const [result, forgotten] = yield* run(Effect.gen(function*() {
+        const cache = yield* BlobCache.BlobCache
+        for (const x of img.blobs) yield* cache.set({ ...x.descriptor }, `${b.host}/ghost/repo`)
+        const result = yield* Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"))
+        return [result, yield* cache.repositories(img.blobs[0]!.descriptor.digest)] as const
+      }))
+      // the cache no longer claims ghost/repo holds the blob
+      expect(forgotten).toEqual([`${b.host}/dst/app`])
+      expect(result.blobs).toEqual({ copied: 2, skipped: 0, mounted: 0 })
+      yield* expectImageIn(b, "dst/app", img)
+      const log = yield* b.requests
+      const mounts = log.filter((r) => r.query["mount"] !== undefined)
+      expect(mounts.map((r) => [r.query["from"], r.status])).toEqual([["ghost/repo", 202], ["ghost/repo", 202]])
+      expect(log.filter((r) => r.method === "DELETE" && r.path.includes("/blobs/uploads/")).length).toBe(2)
     }))
 
   it.scopedLive("a second copy sends no blob and finds the manifest there", () =>

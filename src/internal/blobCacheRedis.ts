@@ -97,7 +97,7 @@ export const make = (options: ResolvedOptions): Effect.Effect<BlobCache["Type"],
     // the next ones debug logs, so an outage during a large pull does not flood the log; the
     // recovery is logged too.
     let failing = !connection.connected
-    const guard = <A>(operation: "get" | "set" | "clear", fallback: A) =>
+    const guard = <A>(operation: "get" | "set" | "clear" | "repositories", fallback: A) =>
     <E, R>(effect: Effect.Effect<A, E | Connection.CommandFailed, R>) =>
       effect.pipe(
         Effect.tap(() => {
@@ -186,5 +186,9 @@ export const make = (options: ResolvedOptions): Effect.Effect<BlobCache["Type"],
       yield* Effect.logDebug(`Redis blob cache: cleared ${digest} (${Number(removed)} keys and memberships)`)
     }, guard<void>("clear", undefined))
 
-    return BlobCache.of({ get, set, clear })
+    const repositories = Effect.fn("BlobCacheRedis.repositories")(function*(digest: Digest.Digest) {
+      return yield* connection.run((client) => client.sMembers(key.repositories(digest)))
+    }, guard<ReadonlyArray<string>>("repositories", []))
+
+    return BlobCache.of({ get, set, clear, repositories })
   })

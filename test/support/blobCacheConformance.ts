@@ -61,6 +61,25 @@ export const conformance = (name: string, makeLayer: () => Layer.Layer<BlobCache
         expect(Option.isNone(yield* cache.get(d.digest, "x/two"))).toBe(true)
       })))
 
+    it.live("lists the repositories a blob is known in, after clears too", () =>
+      run(Effect.gen(function*() {
+        const cache = yield* BlobCache
+        const d = descriptor(unique("r"))
+        const other = descriptor(unique("r-other"))
+        expect(yield* cache.repositories(d.digest)).toEqual([])
+        yield* cache.set(d)
+        expect(yield* cache.repositories(d.digest)).toEqual([])
+        yield* cache.set(d, "reg.example/one")
+        yield* cache.set(d, "reg.example/two/deep")
+        yield* cache.set(other, "reg.example/three")
+        expect([...(yield* cache.repositories(d.digest))].sort()).toEqual(["reg.example/one", "reg.example/two/deep"])
+        yield* cache.clear(d.digest, "reg.example/one")
+        expect(yield* cache.repositories(d.digest)).toEqual(["reg.example/two/deep"])
+        yield* cache.clear(d.digest)
+        expect(yield* cache.repositories(d.digest)).toEqual([])
+        expect(yield* cache.repositories(other.digest)).toEqual(["reg.example/three"])
+      })))
+
     it.live("refuses invalid descriptors", () =>
       run(Effect.gen(function*() {
         const cache = yield* BlobCache

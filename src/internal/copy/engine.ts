@@ -13,6 +13,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Manifest from "../../Manifest.js"
 import * as MediaType from "../../MediaType.js"
+import { BlobCache } from "../../BlobCache.js"
 import { Repository } from "../../Repository.js"
 import { type Endpoint, format, type Handle, type Placement, type Source } from "./endpoint.js"
 import {
@@ -37,7 +38,7 @@ export interface Options {
 }
 
 /** The services a copy needs. @internal */
-export type Services = Repository | FileSystem.FileSystem | Path.Path
+export type Services = Repository | BlobCache | FileSystem.FileSystem | Path.Path
 
 type AnyHandle = Handle<EndpointFailure>
 
@@ -182,7 +183,7 @@ const copyBlob = (
   source: AnyHandle,
   destination: AnyHandle,
   tracker: Progress.Tracker,
-  mountFrom: ReadonlyArray<string>
+  mounts: Mounts
 ) =>
 (blob: Manifest.Descriptor): Effect.Effect<void, CopyError> =>
   Effect.gen(function*() {
@@ -195,12 +196,13 @@ const copyBlob = (
       yield* Progress.emit(tracker, () => ({ _tag: "BlobSkipped", digest, size }))
       return yield* Progress.totals(tracker)
     }
-    for (const from of mountFrom) {
+    for (const from of yield* mounts.candidates(blob)) {
       if (yield* Effect.mapError(destination.mount(blob, from), failed(destination.name, "mount"))) {
         tracker.mounted++
         yield* Progress.emit(tracker, () => ({ _tag: "BlobMounted", digest, size, from }))
         return yield* Progress.totals(tracker)
       }
+      yield* mounts.refused(blob, from)
     }
     const sent = { n: 0 }
     let opened = 0
@@ -224,6 +226,43 @@ const copyBlob = (
     yield* Progress.totals(tracker)
   })
 
+/** How many repositories (besides the source) a blob is tried to be mounted from. */
+const maxMountCandidates = 3
+
+/** Where a blob can be mounted from, and what to forget when a mount is refused. */
+interface Mounts {
+  readonly candidates: (blob: Manifest.Descriptor) => Effect.Effect<ReadonlyArray<string>>
+  readonly refused: (blob: Manifest.Descriptor, from: string) => Effect.Effect<void>
+}
+
+/**
+ * Mounts within the destination's registry: from the source repository when both are repositories
+ * of one registry, then from the repositories the BlobCache knows to hold the blob. A refused mount
+ * means the cache was wrong about that repository: it forgets it there.
+ */
+const mountsFor = (source: AnyHandle, destination: AnyHandle, cache: BlobCache["Type"]): Mounts => {
+  const target = destination.repository
+  if (target === undefined) return { candidates: () => Effect.succeed([]), refused: () => Effect.void }
+  const fromSource = source.repository !== undefined && source.repository.registry === target.registry &&
+      source.repository.repository !== target.repository
+    ? [source.repository.repository]
+    : []
+  const prefix = `${target.registry}/`
+  return {
+    candidates: (blob) =>
+      Effect.map(cache.repositories(blob.digest), (known) => {
+        const others = known.flatMap((key) => {
+          const repository = key.slice(prefix.length)
+          return key.startsWith(prefix) && repository !== target.repository && !fromSource.includes(repository)
+            ? [repository]
+            : []
+        })
+        return [...fromSource, ...others.slice(0, maxMountCandidates)]
+      }),
+    refused: (blob, from) => cache.clear(blob.digest, `${prefix}${from}`)
+  }
+}
+
 /** Copies the image or index `from` names, with everything it references, to `to`. @internal */
 export const copy = (
   from: Endpoint,
@@ -244,13 +283,8 @@ export const copy = (
       bytes: blobs.reduce((sum, b) => sum + b.size, 0)
     }))
 
-    // mount from the source repository when both are repositories of one registry
-    const mountFrom = source.repository !== undefined && destination.repository !== undefined &&
-        source.repository.registry === destination.repository.registry &&
-        source.repository.repository !== destination.repository.repository
-      ? [source.repository.repository]
-      : []
-    yield* Effect.forEach(blobs, copyBlob(source, destination, tracker, mountFrom), {
+    const mounts = mountsFor(source, destination, yield* BlobCache)
+    yield* Effect.forEach(blobs, copyBlob(source, destination, tracker, mounts), {
       concurrency: Math.max(1, options.concurrency ?? 4),
       discard: true
     })

@@ -43,7 +43,7 @@ const httpClient = (registry: Registry, trustCa: boolean): Layer.Layer<HttpClien
 export const layer = (
   registry: Registry,
   options: ClientOptions = {}
-): Layer.Layer<Repository.Repository | Auth.Auth | Transport.Transport> => {
+): Layer.Layer<Repository.Repository | Auth.Auth | Transport.Transport | BlobCache.BlobCache> => {
   const credential = options.credential ?? (registry.user === undefined ? undefined : basic(registry.user))
   // A TLS registry on loopback: the Transport would use plain http there unless told otherwise.
   const transportOptions = registry.mode === "tls"
@@ -54,7 +54,7 @@ export const layer = (
     Layer.provide(Credentials.layerStatic(credential === undefined ? {} : { [registry.host]: credential }))
   )
   const authAndTransport = Layer.provideMerge(auth, transport)
-  return Repository.layer().pipe(Layer.provide(BlobCache.layerMemory()), Layer.provideMerge(authAndTransport))
+  return Repository.layer().pipe(Layer.provideMerge(BlobCache.layerMemory()), Layer.provideMerge(authAndTransport))
 }
 
 /** A reference `127.0.0.1:PORT/REPO:TAG` or `…@DIGEST`. */

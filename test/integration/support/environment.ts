@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Path from "node:path"
 import type * as Auth from "../../../src/Auth.js"
+import type * as BlobCache from "../../../src/BlobCache.js"
 import type * as Repository from "../../../src/Repository.js"
 import type * as Transport from "../../../src/Transport.js"
 import * as Client from "./client.js"
@@ -26,7 +27,7 @@ export class Fixture extends Context.Tag("effect-oci/test/integration/Fixture")<
 }>() {}
 
 /** Everything a suite's tests need. */
-export type Env = Fixture | Repository.Repository | Auth.Auth | Transport.Transport
+export type Env = Fixture | Repository.Repository | Auth.Auth | Transport.Transport | BlobCache.BlobCache
 
 /** The suite environment for `mode`. */
 export const layer = (mode: Mode): Layer.Layer<Env, unknown> =>
