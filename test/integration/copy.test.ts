@@ -127,7 +127,8 @@ integrationSuite("copy with distribution 2.8 and skopeo", ["docker-registry", "s
         const mark = logMark(registry)
         const again = yield* Copy.copy(Copy.layout(theirs, "v1"), yield* registryEndpoint("multi/again", "v1"))
         expect(again.digest).toBe(idx.manifest.digest)
-        expect(again.blobs.copied).toBe(6)
+        // the BlobCache knows multi/app holds every blob: mounted from there, though the source is a layout
+        expect(again.blobs).toEqual({ copied: 0, skipped: 0, mounted: 6 })
         expect(yield* Skopeo.inspectRaw(skopeo, registry, "multi/again", "v1")).toBe(new TextDecoder().decode(idx.manifest.bytes))
         // children before their index, the index (with the tag) last
         const puts = (yield* requestsSince(registry, mark)).filter((r) => r.startsWith("PUT /v2/multi/again/manifests/"))
