@@ -1,0 +1,32 @@
+/**
+ * The verbs of `effect-oci`, in the order `--help` lists them. A new verb is one file exporting a
+ * `Command` (reading the global options with `yield* globals` and its stack with `Stack.provide`)
+ * and one line here.
+ *
+ * @internal
+ */
+import { catalog } from "./catalog.js"
+import { blob } from "./blob.js"
+import { inspect } from "./inspect.js"
+import { ls } from "./ls.js"
+import { config, digest, manifest } from "./manifest.js"
+import { referrers } from "./referrers.js"
+import { rm } from "./rm.js"
+import { serve } from "./serve.js"
+import { tag } from "./tag.js"
+import { version } from "./version.js"
+
+export const commands = [
+  ls,
+  catalog,
+  manifest,
+  config,
+  inspect,
+  digest,
+  blob,
+  tag,
+  rm,
+  referrers,
+  serve,
+  version
+] as const

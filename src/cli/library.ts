@@ -1,0 +1,16 @@
+/**
+ * Everything heavy a verb may need, loaded on first use (a separate chunk of the bundle), so that
+ * `effect-oci --help` and parse errors never pay for the library's start-up.
+ *
+ * @internal
+ */
+export * as BlobFile from "../BlobFile.js"
+export * as Manifest from "../Manifest.js"
+export * as Reference from "../Reference.js"
+export * as RegistryError from "../RegistryError.js"
+export * as Repository from "../Repository.js"
+export * as TestRegistry from "../testing/index.js"
+export * as Common from "./common.js"
+export * as Stack from "./stack.js"
+export * as FileSystem from "@effect/platform/FileSystem"
+export * as NodeContext from "@effect/platform-node/NodeContext"

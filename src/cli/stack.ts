@@ -1,0 +1,113 @@
+/**
+ * The client stack a verb runs on, built from the global options: TLS options on the HTTP client,
+ * retries and plain-http hosts on the Transport, request logging for `-v`, and the usual
+ * Credentials, Auth, BlobCache and Repository.
+ *
+ * @internal
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Fs from "node:fs"
+import * as Auth from "../Auth.js"
+import * as BlobCache from "../BlobCache.js"
+import * as Credentials from "../Credentials.js"
+import * as node from "../node.js"
+import * as Repository from "../Repository.js"
+import * as Transport from "../Transport.js"
+import type { Globals } from "./global.js"
+import { globals } from "./global.js"
+import { UsageError } from "./errors.js"
+import * as Output from "./output.js"
+
+/** `scheme://host/path` of a URL: no user-info, no query, no fragment. */
+export const logUrl = (url: string): string => {
+  try {
+    const u = new URL(url)
+    return `${u.protocol}//${u.host}${u.pathname}`
+  } catch {
+    return "<invalid url>"
+  }
+}
+
+/**
+ * Wraps a transport: `--plain-http` makes every registry plain http; `-v` logs each request
+ * (method, URL without query, status or failure, milliseconds) on stderr.
+ */
+const decorate = (transport: Transport.Transport["Type"], g: Globals): Transport.Transport["Type"] => {
+  const baseUrl = g.plainHttp
+    ? (registry: string) => transport.baseUrl(registry).replace(/^https:/, "http:")
+    : transport.baseUrl
+  const allowsPlainHttp = g.plainHttp ? () => true : transport.allowsPlainHttp
+  const execute: Transport.Transport["Type"]["execute"] = g.verbose
+    ? (request) =>
+      Effect.suspend(() => {
+        const started = Date.now()
+        const line = (outcome: string) =>
+          Output.stderrLine(`${request.method} ${logUrl(request.url)} ${outcome} ${Date.now() - started}ms`)
+        return transport.execute(request).pipe(
+          Effect.tap((response) => line(String(response.status))),
+          Effect.tapError((error) => line(`failed (${error._tag})`))
+        )
+      })
+    : transport.execute
+  return { baseUrl, allowsPlainHttp, execute }
+}
+
+/** The Transport options the global options ask for. */
+const transportOptions = (g: Globals): Transport.Options => ({
+  insecure: g.insecure,
+  ...(Option.isSome(g.retryTimes)
+    ? { retry: Transport.exponentialRetry({ base: "200 millis", maxDelay: "10 seconds", times: g.retryTimes.value }) }
+    : {})
+})
+
+/** Reads `--ca-file` (checked to exist by the parser; unreadable is a usage error). */
+const httpOptions = (g: Globals): Effect.Effect<node.HttpOptions, UsageError> =>
+  Effect.try({
+    try: () => ({
+      ...(Option.isSome(g.caFile) ? { ca: Fs.readFileSync(g.caFile.value, "utf8") } : {}),
+      insecureSkipVerify: g.tlsVerify === "false",
+      connections: Math.max(8, Option.getOrElse(g.concurrency, () => 4) * 2)
+    }),
+    catch: (e) => new UsageError({ message: `cannot read --ca-file: ${e instanceof Error ? e.message : String(e)}` })
+  })
+
+/** The Transport for these options (on the Node HTTP client). */
+export const transportLayer = (g: Globals, http: node.HttpOptions): Layer.Layer<Transport.Transport> =>
+  Layer.effect(
+    Transport.Transport,
+    Effect.map(Transport.make(transportOptions(g)), (t) => decorate(t, g))
+  ).pipe(Layer.provide(node.layerHttpClient(http)))
+
+/** Everything a registry verb needs, from the global options. */
+export type Services =
+  | Repository.Repository
+  | Auth.Auth
+  | Transport.Transport
+  | BlobCache.BlobCache
+  | Credentials.Credentials
+
+/**
+ * The whole stack for `g`, with `credentials` (default: Docker's config.json and podman's
+ * auth.json, as `DOCKER_CONFIG` / `REGISTRY_AUTH_FILE` say).
+ */
+export const layer = (
+  g: Globals,
+  credentials?: Layer.Layer<Credentials.Credentials>
+): Layer.Layer<Services, UsageError> =>
+  Layer.unwrapEffect(Effect.map(httpOptions(g), (http) => {
+    const transport = transportLayer(g, http)
+    const creds = credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
+    const auth = Auth.layer.pipe(Layer.provideMerge(Layer.merge(transport, creds)))
+    return Repository.layer().pipe(Layer.provideMerge(Layer.merge(auth, BlobCache.layerMemory())))
+  }))
+
+/**
+ * Runs a verb's effect on the stack the global options describe.
+ */
+export const provide = <A, E, R>(
+  effect: Effect.Effect<A, E, R>
+) =>
+  Effect.flatMap(globals, (g) => Effect.provide(effect, layer(g)))
