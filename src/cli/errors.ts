@@ -96,8 +96,13 @@ export const exitCode = (error: unknown): number => {
 /** What went wrong, in words, for the tags whose fields say more than their `message`. */
 const describeTagged = (tag: string, e: unknown): string | undefined => {
   switch (tag) {
-    case "TransportError":
-      return `${text(e, "method")} ${text(e, "url")}: ${text(e, "reason")}`
+    case "TransportError": {
+      // the reason is often generic ("Transport error"): the innermost cause says what happened
+      let root: unknown = field(e, "cause")
+      for (let depth = 0; depth < 8 && field(root, "cause") !== undefined; depth++) root = field(root, "cause")
+      const detail = root === field(e, "cause") || text(root, "message") === undefined ? text(e, "reason") : text(root, "message")
+      return `${text(e, "method")} ${text(e, "url")}: ${detail}`
+    }
     case "RequestTimeout":
       return `${text(e, "method")} ${text(e, "url")}: timed out waiting for ${
         text(e, "phase") === "body" ? "the body" : "the response"

@@ -55,13 +55,23 @@ const decorate = (transport: Transport.Transport["Type"], g: Globals): Transport
   return { baseUrl, allowsPlainHttp, execute }
 }
 
-/** The Transport options the global options ask for. */
-const transportOptions = (g: Globals): Transport.Options => ({
-  insecure: g.insecure,
-  ...(Option.isSome(g.retryTimes)
-    ? { retry: Transport.exponentialRetry({ base: "200 millis", maxDelay: "10 seconds", times: g.retryTimes.value }) }
-    : {})
-})
+/**
+ * The Transport options: those of the environment (`OCI_RETRY_TIMES`, `OCI_SECURE_REGISTRIES`,
+ * timeouts, … — see `Transport.config`), with the global options on top.
+ */
+const transportOptions = (g: Globals): Effect.Effect<Transport.Options, UsageError> =>
+  Effect.map(
+    Effect.mapError(Transport.config, (e) => new UsageError({ message: `bad environment: ${String(e)}` })),
+    (base): Transport.Options => ({
+      ...base,
+      insecure: [...(base.insecure ?? []), ...g.insecure],
+      ...(Option.isSome(g.retryTimes)
+        ? {
+          retry: Transport.exponentialRetry({ base: "200 millis", maxDelay: "10 seconds", times: g.retryTimes.value })
+        }
+        : {})
+    })
+  )
 
 /** Reads `--ca-file` (checked to exist by the parser; unreadable is a usage error). */
 const httpOptions = (g: Globals): Effect.Effect<node.HttpOptions, UsageError> =>
@@ -75,10 +85,10 @@ const httpOptions = (g: Globals): Effect.Effect<node.HttpOptions, UsageError> =>
   })
 
 /** The Transport for these options (on the Node HTTP client). */
-export const transportLayer = (g: Globals, http: node.HttpOptions): Layer.Layer<Transport.Transport> =>
+export const transportLayer = (g: Globals, http: node.HttpOptions): Layer.Layer<Transport.Transport, UsageError> =>
   Layer.effect(
     Transport.Transport,
-    Effect.map(Transport.make(transportOptions(g)), (t) => decorate(t, g))
+    transportOptions(g).pipe(Effect.flatMap(Transport.make), Effect.map((t) => decorate(t, g)))
   ).pipe(Layer.provide(node.layerHttpClient(http)))
 
 /** Everything a registry verb needs, from the global options. */
