@@ -9,20 +9,15 @@ import * as Command from "@effect/cli/Command"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import { inContext, UsageError } from "./errors.js"
+import { registryHost } from "./args.js"
+import { inContext } from "./errors.js"
 import { onRegistry } from "./load.js"
 import * as Output from "./output.js"
-
-/** A registry host, as in a reference: `host`, `host:port`, `[::1]:port`. */
-const hostPattern = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]+)?$/
 
 export const catalog = Command.make("catalog", { registry: Args.text({ name: "REGISTRY" }) }, ({ registry }) =>
   onRegistry(({ Repository }) =>
     Effect.gen(function*() {
-      const host = registry.replace(/^(?:https?|docker):\/\//, "").replace(/\/+$/, "")
-      if (!hostPattern.test(host)) {
-        return yield* new UsageError({ message: `not a registry host: ${JSON.stringify(registry)}` })
-      }
+      const host = yield* registryHost(registry)
       const repo = yield* Repository.Repository
       const repositories = Chunk.toReadonlyArray(yield* Stream.runCollect(repo.catalog(host)))
       yield* Output.result({ registry: host, repositories }, repositories)

@@ -8,6 +8,7 @@
 import { catalog } from "./catalog.js"
 import { blob } from "./blob.js"
 import { inspect } from "./inspect.js"
+import { login, logout } from "./login.js"
 import { ls } from "./ls.js"
 import { config, digest, manifest } from "./manifest.js"
 import { referrers } from "./referrers.js"
@@ -27,6 +28,8 @@ export const commands = [
   tag,
   rm,
   referrers,
+  login,
+  logout,
   serve,
   version
 ] as const
