@@ -8,7 +8,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Digest from "../src/Digest.js"
 import * as Testing from "../src/testing/index.js"
-import { exec, packApp, type PackedApp, root } from "./support/packed.js"
+import { exec, packApp, type PackedApp, readManifest, root } from "./support/packed.js"
 import { readmeBlocks, tsBlocks, typeCheck } from "./support/readme.js"
 
 let app: PackedApp
@@ -107,6 +107,21 @@ describe("the packed package", () => {
       expect(loadsRedis, subpath).toBe(subpath === "./BlobCacheRedis")
     }
   })
+})
+
+describe("the packed command line", () => {
+  it("npx effect-oci runs the bin from the installed package (help, version, an exit code)", async () => {
+    expect(app.manifest.bin).toEqual({ "effect-oci": "dist/bin/effect-oci.js" })
+    expect(app.files).toContain("dist/bin/effect-oci.js")
+    const env = { ...process.env, npm_config_offline: "true", npm_config_update_notifier: "false" }
+    const version = await exec("npx", ["--offline", "effect-oci", "version"], { cwd: app.dir, env })
+    expect(version).toMatchObject({ status: 0, stdout: `${readManifest().version}\n` })
+    const help = await exec("npx", ["--offline", "effect-oci", "--help"], { cwd: app.dir, env })
+    expect(help.status).toBe(0)
+    expect(help.stdout).toContain("effect-oci")
+    const bad = await exec("npx", ["--offline", "effect-oci", "manifest", "not a reference"], { cwd: app.dir, env })
+    expect(bad.status).toBe(2)
+  }, 60_000)
 })
 
 describe("README.md", () => {

@@ -8,6 +8,7 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import { buildCli } from "../../scripts/build-cli.js"
 
 /** The repository root (where package.json is). */
 export const root = Path.resolve(import.meta.dirname, "../..")
@@ -27,6 +28,7 @@ export interface PackedApp {
 
 export interface PackageJson {
   readonly name: string
+  readonly version: string
   readonly exports: Record<string, { readonly types: string; readonly default: string }>
   readonly dependencies?: Record<string, string>
   readonly peerDependencies?: Record<string, string>
@@ -35,6 +37,10 @@ export interface PackageJson {
   readonly files?: ReadonlyArray<string>
   readonly bin?: string | Record<string, string>
 }
+
+/** The `bin` map of a package.json (a string `bin` is named after the package). */
+export const binsOf = (manifest: PackageJson): Record<string, string> =>
+  manifest.bin === undefined ? {} : typeof manifest.bin === "string" ? { [manifest.name]: manifest.bin } : manifest.bin
 
 export const readManifest = (): PackageJson =>
   JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")) as PackageJson
@@ -63,6 +69,8 @@ export const packApp = async (): Promise<PackedApp> => {
     "--outDir",
     Path.join(stage, "dist")
   ], root)
+  // the command line's bundle, as `npm run build` makes it
+  await buildCli(Path.join(stage, "dist", "bin"))
   for (const file of ["package.json", "README.md", "LICENSE"]) {
     if (Fs.existsSync(Path.join(root, file))) Fs.copyFileSync(Path.join(root, file), Path.join(stage, file))
   }
@@ -76,6 +84,11 @@ export const packApp = async (): Promise<PackedApp> => {
   const packageDir = Path.join(dir, "node_modules", manifest.name)
   Fs.mkdirSync(packageDir, { recursive: true })
   await run("tar", ["-xzf", tarball, "-C", packageDir, "--strip-components=1"], base)
+  // what npm does for a `bin` on install
+  Fs.mkdirSync(Path.join(dir, "node_modules", ".bin"))
+  for (const [name, target] of Object.entries(binsOf(manifest))) {
+    Fs.symlinkSync(Path.join("..", manifest.name, target), Path.join(dir, "node_modules", ".bin", name))
+  }
   Fs.writeFileSync(Path.join(dir, "package.json"), JSON.stringify({ name: "app", private: true, type: "module" }))
   // Everything else the app resolves comes from the repository's node_modules, entry by entry.
   const modules = Path.join(root, "node_modules")
