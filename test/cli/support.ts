@@ -7,10 +7,13 @@ import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { inject } from "vitest"
+import { inject, vi } from "vitest"
 import * as Digest from "../../src/Digest.js"
 import * as MediaType from "../../src/MediaType.js"
 import type * as TestRegistry from "../../src/testing/index.js"
+
+// every CLI run is a process start (~0.3 s; several times that on a loaded machine)
+vi.setConfig({ testTimeout: 120_000 })
 
 /** What a run of the CLI gave. */
 export interface Run {

@@ -14,6 +14,9 @@ import * as Environment from "./support/environment.js"
 import { Fixture, skopeoPush } from "./support/environment.js"
 import { admin, reader } from "./support/registry.js"
 
+/** Each CLI run starts a process (~0.3 s, more on a loaded machine): give the longer tests room. */
+const timeout = 120_000
+
 const loginAs = (
   host: string,
   user: { readonly username: string; readonly password: string },
@@ -22,16 +25,15 @@ const loginAs = (
 
 const authSuite = (mode: "basic" | "token") =>
   layer(Environment.layer(mode), Environment.layerOptions)((it) => {
-    it.effect(`${mode}: login checks the password, stores it; verbs use it; logout forgets it`, () =>
+    // one user's home for the suite: login writes there, the later tests read what it wrote
+    const box = sandbox()
+    const configFile = Path.join(box.env["DOCKER_CONFIG"]!, "config.json")
+
+    it.effect(`${mode}: login refuses a wrong password (4, nothing stored), stores the right one (0600)`, () =>
       Effect.gen(function*() {
         const { registry } = yield* Fixture
-        const image = yield* skopeoPush(`cli/${mode}`, "v1")
-        const box = sandbox()
-        const repo = `${registry.host}/cli/${mode}`
-        const configFile = Path.join(box.env["DOCKER_CONFIG"]!, "config.json")
-
-        const anonymous = yield* cli(["ls", repo], { sandbox: box })
-        expect(anonymous.code).toBe(4)
+        yield* skopeoPush(`cli/${mode}`, "v1")
+        expect((yield* cli(["ls", `${registry.host}/cli/${mode}`], { sandbox: box })).code).toBe(4)
 
         const wrong = yield* loginAs(registry.host, { username: admin.username, password: "not-it" }, box)
         expect(wrong.code).toBe(4)
@@ -47,32 +49,43 @@ const authSuite = (mode: "basic" | "token") =>
         const stored = JSON.parse(Fs.readFileSync(configFile, "utf8"))
         expect(Buffer.from(stored.auths[registry.host].auth, "base64").toString()).toBe(`${admin.username}:${admin.password}`)
         expect(Fs.statSync(configFile).mode & 0o777).toBe(0o600)
+      }), timeout)
 
+    it.effect(`${mode}: the verbs read with the stored credentials`, () =>
+      Effect.gen(function*() {
+        const { registry } = yield* Fixture
+        const image = yield* skopeoPush(`cli/${mode}-read`, "v1")
+        const repo = `${registry.host}/cli/${mode}-read`
         expect(json(yield* cli(["--json", "ls", repo], { sandbox: box })).tags).toEqual(["v1"])
         const manifest = yield* cli(["manifest", `${repo}:v1`], { sandbox: box })
         expect(Buffer.compare(manifest.stdout, Buffer.from(image.manifest.bytes))).toBe(0)
-        expect((yield* cli(["digest", `${repo}:v1`], { sandbox: box })).out).toBe(`${image.manifest.digest}\n`)
         const inspect = json(yield* cli(["--json", "inspect", `${repo}:v1`], { sandbox: box }))
+        expect(inspect.digest).toBe(image.manifest.digest)
         expect(inspect.image.layers.map((l: { digest: string }) => l.digest)).toEqual(image.layers.map((l) => l.digest))
         const config = yield* cli(["config", `${repo}:v1`], { sandbox: box })
         expect(Buffer.compare(config.stdout, Buffer.from(image.config.bytes))).toBe(0)
         expect(json(yield* cli(["--json", "catalog", registry.host], { sandbox: box })).repositories).toContain(
-          `cli/${mode}`
+          `cli/${mode}-read`
         )
+      }), timeout)
+
+    it.effect(`${mode}: tag, rm (by digest only on 2.8), then logout forgets the credentials`, () =>
+      Effect.gen(function*() {
+        const { registry } = yield* Fixture
+        const image = yield* skopeoPush(`cli/${mode}-write`, "v1")
+        const repo = `${registry.host}/cli/${mode}-write`
         expect((yield* cli(["tag", `${repo}:v1`, "v2"], { sandbox: box })).code).toBe(0)
         expect((yield* cli(["digest", `${repo}:v2`], { sandbox: box })).out).toBe(`${image.manifest.digest}\n`)
-        // distribution 2.8 deletes manifests by digest only
         const byTag = yield* cli(["rm", `${repo}:v2`], { sandbox: box })
         expect(byTag.code).toBe(1)
         expect(byTag.stderr).toMatch(/does not delete by tag/)
         expect((yield* cli(["rm", `${repo}@${image.manifest.digest}`], { sandbox: box })).code).toBe(0)
         expect((yield* cli(["manifest", `${repo}:v1`], { sandbox: box })).code).toBe(3)
 
-        const out = yield* cli(["logout", registry.host], { sandbox: box })
-        expect(out.code).toBe(0)
+        expect((yield* cli(["logout", registry.host], { sandbox: box })).code).toBe(0)
         expect(JSON.parse(Fs.readFileSync(configFile, "utf8")).auths[registry.host]).toBeUndefined()
         expect((yield* cli(["ls", repo], { sandbox: box })).code).toBe(4)
-      }))
+      }), timeout)
 
     if (mode === "token") {
       it.effect("token: a pull-only user reads, and is denied a tag (exit 4)", () =>
@@ -85,7 +98,7 @@ const authSuite = (mode: "basic" | "token") =>
           const denied = yield* cli(["tag", `${registry.host}/cli/readonly:v1`, "nope"], { sandbox: box })
           expect(denied.code).toBe(4)
           expect(denied.stderr.trim().split("\n")).toHaveLength(1)
-        }))
+        }), timeout)
     }
   })
 
@@ -111,5 +124,5 @@ integrationSuite("effect-oci CLI: registry 2.8 over TLS", ["docker-registry", "s
         expect(untrusted.stderr).toMatch(/certificate/i)
         const skipped = yield* cli(["--tls-verify=false", "digest", ref], { env })
         expect(skipped).toMatchObject({ code: 0, out: `${image.manifest.digest}\n` })
-      }))
+      }), timeout)
   }))
