@@ -48,14 +48,15 @@ const byTag: Readonly<Record<string, number>> = {
   InvalidReference: ExitCode.usage,
   InvalidDigest: ExitCode.usage,
   InvalidPlatform: ExitCode.usage,
-  InvalidEndpoint: ExitCode.usage,
+  CopyEndpointInvalid: ExitCode.usage,
   NameInvalid: ExitCode.usage,
   TagInvalid: ExitCode.usage,
   ManifestUnknown: ExitCode.notFound,
   NameUnknown: ExitCode.notFound,
   BlobUnknown: ExitCode.notFound,
   PlatformNotFound: ExitCode.notFound,
-  ImageNotFound: ExitCode.notFound,
+  CopyImageNotFound: ExitCode.notFound,
+  CopyPlatformNotFound: ExitCode.notFound,
   Unauthorized: ExitCode.denied,
   Denied: ExitCode.denied,
   TokenError: ExitCode.denied,
@@ -87,10 +88,14 @@ const inner = (error: unknown): unknown => field(error, "cause") ?? field(error,
 export const exitCode = (error: unknown): number => {
   if (ValidationError.isValidationError(error)) return ExitCode.usage
   const tag = text(error, "_tag")
-  if (tag === "SystemError") return text(error, "reason") === "NotFound" ? ExitCode.notFound : ExitCode.failure
-  if (tag !== undefined && tag in byTag) return byTag[tag]!
+  // a wrapper (a failure in context, a copy failure naming the blob) takes its cause's class
   const cause = inner(error)
-  return cause !== undefined && cause !== error && Predicate.hasProperty(cause, "_tag") ? exitCode(cause) : ExitCode.failure
+  const fromCause = cause !== undefined && cause !== error && Predicate.hasProperty(cause, "_tag")
+    ? exitCode(cause)
+    : ExitCode.failure
+  if (fromCause !== ExitCode.failure) return fromCause
+  if (tag === "SystemError") return text(error, "reason") === "NotFound" ? ExitCode.notFound : ExitCode.failure
+  return tag !== undefined && tag in byTag ? byTag[tag]! : ExitCode.failure
 }
 
 /** What went wrong, in words, for the tags whose fields say more than their `message`. */
@@ -131,6 +136,18 @@ const describeTagged = (tag: string, e: unknown): string | undefined => {
       return "too many requests (rate limited)"
     case "InContext":
       return `${text(e, "context")}: ${describe(field(e, "cause"))}`
+    case "CopyBlobFailed":
+      return `blob ${text(e, "digest")}: ${text(e, "operation")} at ${text(e, "endpoint")} failed: ${
+        describe(field(e, "cause"))
+      }`
+    case "CopyManifestFailed":
+      return `manifest ${text(e, "manifest")}: ${text(e, "operation")} at ${text(e, "endpoint")} failed: ${
+        describe(field(e, "cause"))
+      }`
+    case "CopyImageNotFound":
+      return `no image at ${text(e, "endpoint")}: ${describe(field(e, "cause"))}`
+    case "CopyEndpointFailed":
+      return `${text(e, "endpoint")}: ${describe(field(e, "cause"))}`
     case "SystemError":
     case "BadArgument":
       return text(e, "message")
@@ -148,8 +165,5 @@ export const describe = (error: unknown): string => {
   const tag = text(error, "_tag")
   const described = tag === undefined ? undefined : describeTagged(tag, error)
   const message = described ?? text(error, "message") ?? (error instanceof Error ? error.message : String(error))
-  const oneLine = message.replace(/\s*\n\s*/g, "; ").trim()
-  return tag === undefined || described !== undefined || oneLine.toLowerCase().includes(tag.toLowerCase())
-    ? oneLine
-    : `${oneLine} (${tag})`
+  return message.replace(/\s*\n\s*/g, "; ").trim()
 }
