@@ -6,6 +6,7 @@
  * @internal
  */
 import { catalog } from "./catalog.js"
+import { cp, pull, push } from "./copy.js"
 import { blob } from "./blob.js"
 import { inspect } from "./inspect.js"
 import { login, logout } from "./login.js"
@@ -18,6 +19,9 @@ import { tag } from "./tag.js"
 import { version } from "./version.js"
 
 export const commands = [
+  cp,
+  pull,
+  push,
   ls,
   catalog,
   manifest,

@@ -20,6 +20,9 @@ describe("effect-oci without a registry", () => {
         expect(run.code).toBe(0)
         for (
           const verb of [
+            "cp",
+            "pull",
+            "push",
             "ls",
             "catalog",
             "manifest",

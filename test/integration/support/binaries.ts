@@ -12,7 +12,8 @@ export const packageOf = {
   "docker-registry": "docker-registry",
   skopeo: "skopeo",
   htpasswd: "apache2-utils",
-  openssl: "openssl"
+  openssl: "openssl",
+  tmux: "tmux"
 } as const
 
 /** A program the suites may require. */
