@@ -6,6 +6,7 @@
  *
  * @internal
  */
+import * as Output from "./output.js"
 
 /** The progress events this renderer reads (those of `Copy.ProgressEvent`). */
 export type Event =
@@ -56,16 +57,7 @@ interface Blob {
 
 const short = (digest: string) => digest.replace(/^sha256:/, "").slice(0, 12)
 
-const size = (n: number): string => {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"]
-  let value = n
-  let unit = 0
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024
-    unit++
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${units[unit]}`
-}
+const size = Output.bytes
 
 const bar = (fraction: number, width: number): string => {
   const filled = Math.round(Math.max(0, Math.min(1, fraction)) * width)

@@ -15,6 +15,7 @@ import * as BlobCache from "../BlobCache.js"
 import * as Credentials from "../Credentials.js"
 import * as node from "../node.js"
 import * as Repository from "../Repository.js"
+import type * as Stack from "../Stack.js"
 import * as Transport from "../Transport.js"
 import type { Globals } from "./global.js"
 import { globals } from "./global.js"
@@ -91,13 +92,8 @@ export const transportLayer = (g: Globals, http: node.HttpOptions): Layer.Layer<
     transportOptions(g).pipe(Effect.flatMap(Transport.make), Effect.map((t) => decorate(t, g)))
   ).pipe(Layer.provide(node.layerHttpClient(http)))
 
-/** Everything a registry verb needs, from the global options. */
-export type Services =
-  | Repository.Repository
-  | Auth.Auth
-  | Transport.Transport
-  | BlobCache.BlobCache
-  | Credentials.Credentials
+/** Everything a registry verb needs. */
+export type Services = Stack.Services
 
 /**
  * The whole stack for `g`, with `credentials` (default: Docker's config.json and podman's

@@ -11,6 +11,7 @@ import { inject, vi } from "vitest"
 import * as Digest from "../../src/Digest.js"
 import * as MediaType from "../../src/MediaType.js"
 import type * as TestRegistry from "../../src/testing/index.js"
+import { randomBytes } from "../support/RepositoryFixture.js"
 
 // every CLI run is a process start (~0.3 s; several times that on a loaded machine)
 vi.setConfig({ testTimeout: 120_000 })
@@ -93,18 +94,11 @@ export interface Image {
 
 const encoder = new TextEncoder()
 
-/** Pseudo-random bytes (deterministic per seed), so layers differ and don't compress away. */
+/** Pseudo-random bytes, deterministic per seed string, so layers differ and don't compress away. */
 export const bytesOf = (seed: string, size: number): Uint8Array => {
-  const out = new Uint8Array(size)
   let x = 2166136261
   for (const c of seed) x = Math.imul(x ^ c.charCodeAt(0), 16777619)
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13
-    x ^= x >>> 17
-    x ^= x << 5
-    out[i] = x & 0xff
-  }
-  return out
+  return randomBytes(size, x)
 }
 
 /** Pushes an OCI image (config + layers) straight into the embedded registry. */
