@@ -1,0 +1,51 @@
+/**
+ * Sync test fixtures: seeding small images into the embedded registry, the client stack against
+ * it, and a SQLite state file in a temp directory.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import * as Credentials from "../../src/Credentials.js"
+import * as Manifest from "../../src/Manifest.js"
+import * as MediaType from "../../src/MediaType.js"
+import * as node from "../../src/node.js"
+import * as Sync from "../../src/Sync.js"
+import type * as Testing from "../../src/testing/index.js"
+
+/** Seeds a one-layer image whose bytes depend on `repository` and `tag`; returns its manifest digest. */
+export const seedImage = (registry: Testing.TestRegistryService, repository: string, tag: string, size = 2048) =>
+  Effect.gen(function*() {
+    const seed = `${repository}:${tag}`
+    const layerBytes = new Uint8Array(size).map((_, i) => (i * 31 + seed.length * 7 + seed.charCodeAt(i % seed.length)) % 251)
+    const config = JSON.stringify({ architecture: "amd64", os: "linux", seed })
+    const c = yield* registry.putBlob(repository, config)
+    const l = yield* registry.putBlob(repository, layerBytes)
+    const manifest = Manifest.encode({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: c.digest, size: c.size },
+      layers: [{ mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.size }]
+    })
+    const put = yield* registry.putManifest(repository, manifest.bytes, { tag, mediaType: manifest.mediaType })
+    return put.digest
+  })
+
+/** The Node client stack, anonymous, with quick retries. */
+export const clientLayer = node.layer({
+  credentials: Credentials.layerAnonymous,
+  transport: { retry: Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(3))) }
+})
+
+/** A fresh temp directory, removed when the scope closes. */
+export const tempDir = Effect.acquireRelease(
+  Effect.sync(() => fs.mkdtempSync(path.join(os.tmpdir(), "effect-oci-sync-"))),
+  (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
+)
+
+/** A SQLite state layer on a file in `dir`. */
+export const stateLayer = (dir: string): Layer.Layer<SqlClient.SqlClient> =>
+  Sync.layerSqlite(path.join(dir, "state.db"))
