@@ -20,16 +20,21 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import type * as SocketServer from "@effect/platform/SocketServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
+import type * as ConfigError from "effect/ConfigError"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import * as cluster from "./internal/sync/cluster.js"
 import * as config from "./internal/sync/config.js"
 import * as engine from "./internal/sync/engine.js"
 import * as runner from "./internal/sync/runner.js"
 import * as state from "./internal/sync/state.js"
+import * as workflow from "./internal/sync/workflow.js"
 import type { Repository } from "./Repository.js"
 
 export {
@@ -157,13 +162,33 @@ export {
 export type Summary = runner.Summary
 
 /**
- * Options of a pass: repositories and tags at once (default 4 and 2), this process's name in the
- * state (default `host:pid`).
+ * Options of a pass: repositories synced at once (default 4).
  *
  * @since 0.1.0
  * @category models
  */
-export type RunOptions = runner.RunOptions
+export type RunOptions = Pick<runner.RunOptions, "repositoryConcurrency">
+
+/**
+ * Options of the engine a layer runs: tags of one repository at once (default 2), and this
+ * process's name in the state (default `host:pid`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface EngineOptions {
+  readonly tagConcurrency?: number | undefined
+  readonly runner?: string | undefined
+}
+
+/**
+ * What a pass runs on: the durable workflow engine (one process, or a cluster of runners) and the
+ * SQL database that holds the state. Provided by {@link layerSingle} or {@link layerCluster}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Engine = WorkflowEngine | SqlClient.SqlClient
 
 /**
  * Parses a config's text (YAML or JSON); `file` names it in error messages.
@@ -192,8 +217,10 @@ export const loadConfig = (
   )
 
 /**
- * One pass over every mapping. A tag or repository that fails is recorded and tallied, and the pass
- * goes on; only the state database failing stops it.
+ * One pass over every mapping: each repository is a durable workflow execution, each selected tag
+ * an activity of it. A tag or repository that fails is recorded and tallied, and the pass goes on;
+ * only the state database failing stops it. A pass over a source that has not changed since a
+ * finished pass does nothing.
  *
  * @since 0.1.0
  * @category running
@@ -201,8 +228,8 @@ export const loadConfig = (
 export const run = (
   configuration: config.Config,
   options?: RunOptions
-): Effect.Effect<Summary, SqlError, Repository | engine.Copier | SqlClient.SqlClient> =>
-  runner.runPass(configuration, options)
+): Effect.Effect<Summary, SqlError, Repository | engine.Copier | Engine> =>
+  runner.runPass(configuration, options, workflow.runJob)
 
 /**
  * Passes forever, `interval` apart; `onPass` sees each summary.
@@ -215,8 +242,8 @@ export const watch = (
   interval: Duration.DurationInput,
   onPass: (summary: Summary) => Effect.Effect<void>,
   options?: RunOptions
-): Effect.Effect<never, SqlError, Repository | engine.Copier | SqlClient.SqlClient> =>
-  runner.watch(configuration, interval, onPass, options)
+): Effect.Effect<never, SqlError, Repository | engine.Copier | Engine> =>
+  runner.watch(configuration, interval, onPass, options, workflow.runJob)
 
 /**
  * Every tag's record, by mapping, source, destination and tag (empty before the first pass).
@@ -238,11 +265,61 @@ export const status: Effect.Effect<ReadonlyArray<state.TagStatus>, SqlError, Sql
 export const defaultStateFile = "effect-oci-sync.db"
 
 /**
- * The state in a SQLite file (created if missing).
+ * A state database in a SQLite file (created if missing), e.g. to read {@link status}.
  *
  * @since 0.1.0
  * @category layers
  */
 export const layerSqlite = (filename: string = defaultStateFile): Layer.Layer<SqlClient.SqlClient> =>
-  // Its only ConfigError comes from reading options from `Config`, which this layer does not do.
-  Layer.orDie(SqliteClient.layer({ filename }))
+  cluster.layerSqlite(filename)
+
+/**
+ * A state database in Postgres (`postgres://user:password@host:port/db`), e.g. to read {@link status}.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPostgres = (url: Redacted.Redacted): Layer.Layer<SqlClient.SqlClient, SqlError> =>
+  cluster.layerPostgres(url)
+
+const engineOptions = (options: EngineOptions): engine.EngineOptions => ({
+  runner: options.runner ?? runner.defaultRunnerName(),
+  tagConcurrency: options.tagConcurrency
+})
+
+/**
+ * One process: workflows on `SingleRunner`, journaled with the state in a SQLite file (default
+ * `./effect-oci-sync.db`). A pass killed midway resumes where it stopped when run again on the same
+ * file.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerSingle = (
+  options: EngineOptions & { readonly stateFile?: string | undefined } = {}
+): Layer.Layer<Engine, never, Repository | engine.Copier> =>
+  cluster.layerSingle(engineOptions(options)).pipe(Layer.provideMerge(layerSqlite(options.stateFile)))
+
+/**
+ * One runner of many sharing a Postgres database: runners split the repositories between them
+ * (every runner may run the same config; they join the same executions), listen for their peers at
+ * `runnerAddress`, and finish the work of a runner that died (after its shard locks expire, 15 s by
+ * default).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCluster = (
+  options: EngineOptions & {
+    readonly url: Redacted.Redacted
+    readonly runnerAddress: { readonly host: string; readonly port: number }
+    readonly listenAddress?: { readonly host: string; readonly port: number } | undefined
+    readonly sharding?: cluster.ClusterOptions["sharding"]
+  }
+): Layer.Layer<Engine, SqlError | SocketServer.SocketServerError | ConfigError.ConfigError, Repository | engine.Copier> =>
+  cluster.layerCluster({
+    ...engineOptions(options),
+    runnerAddress: options.runnerAddress,
+    listenAddress: options.listenAddress,
+    sharding: options.sharding
+  }).pipe(Layer.provideMerge(layerPostgres(options.url)))

@@ -6,13 +6,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Fiber from "effect/Fiber"
-import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Sync from "../src/Sync.js"
 import * as Testing from "../src/testing/index.js"
 import * as Copier from "./support/syncCopier.js"
-import { clientLayer, seedImage, stateLayer, tempDir } from "./support/syncFixture.js"
+import { seedImage, singleLayer, stateLayer, tempDir } from "./support/syncFixture.js"
 
 const repositories = Array.from({ length: 20 }, (_, i) => `team/app${String(i).padStart(2, "0")}`)
 const teamTags = ["v1.0.0", "v1.1.0", "v2.0.0", "latest", "dev"]
@@ -50,7 +49,8 @@ const seedAll = (source: Testing.TestRegistryService) =>
     return digests
   })
 
-const provide = (dir: string) => Effect.provide(Copier.layer.pipe(Layer.provideMerge(Layer.merge(clientLayer, stateLayer(dir)))))
+const provide = (dir: string) => Effect.provide(singleLayer(dir, Copier.layer))
+const readStatus = (dir: string) => Sync.status.pipe(Effect.provide(stateLayer(dir)))
 
 describe("Sync in one process", () => {
   it.scopedLive("mirrors 20 repositories with filters, then copies nothing on a second pass", () =>
@@ -84,16 +84,16 @@ describe("Sync in one process", () => {
       const checkedAfter = (yield* Metric.value(Sync.tagsChecked.pipe(Metric.tagged("mapping", config.mappings[1]!.from + " -> " + config.mappings[1]!.to)))).count
       expect(checkedAfter - checkedBefore).toBe(3)
 
-      const rows = yield* Sync.status.pipe(provide(dir))
+      const rows = yield* readStatus(dir)
       expect(rows.length).toBe(43)
-      expect(rows.every((r) => r.state === "unchanged" && r.sourceDigest === r.destinationDigest)).toBe(true)
+      expect(rows.every((r) => r.state === "copied" && r.sourceDigest === r.destinationDigest)).toBe(true)
 
       // A changed source tag is the only thing the next pass copies.
       const changed = yield* seedImage(source, "team/app03", "v2.0.0", 4096)
       const third = yield* Sync.run(config).pipe(provide(dir))
       expect(third.total).toMatchObject({ checked: 43, copied: 1, unchanged: 42 })
       expect(yield* destination.hasManifest("mirror/team/app03", changed)).toBe(true)
-      const row = (yield* Sync.status.pipe(provide(dir))).find((r) =>
+      const row = (yield* readStatus(dir)).find((r) =>
         r.destination === `${destination.host}/mirror/team/app03` && r.tag === "v2.0.0"
       )
       expect(row).toMatchObject({ state: "copied", sourceDigest: changed, destinationDigest: changed })
@@ -115,7 +115,7 @@ describe("Sync in one process", () => {
       )
       const summary = yield* Sync.run(config).pipe(provide(dir))
       expect(summary.total).toMatchObject({ checked: 2, copied: 1, failed: 1 })
-      const rows = yield* Sync.status.pipe(provide(dir))
+      const rows = yield* readStatus(dir)
       const failed = rows.find((r) => r.tag === "2.0")
       expect(failed?.state).toBe("failed")
       expect(failed?.lastError).toMatch(/ManifestInvalid/)
@@ -146,7 +146,7 @@ describe("Sync in one process", () => {
       const all = yield* writes(destination)
       expect(all.manifests).toBe(43)
       expect(new Set(all.blobs).size).toBe(all.blobs.length)
-      const rows = yield* Sync.status.pipe(provide(dir))
+      const rows = yield* readStatus(dir)
       expect(rows.filter((r) => r.state === "copying")).toEqual([])
     }), { timeout: 60_000 })
 })

@@ -13,6 +13,7 @@ import * as Credentials from "../../src/Credentials.js"
 import * as Manifest from "../../src/Manifest.js"
 import * as MediaType from "../../src/MediaType.js"
 import * as node from "../../src/node.js"
+import type * as Repository from "../../src/Repository.js"
 import * as Sync from "../../src/Sync.js"
 import type * as Testing from "../../src/testing/index.js"
 
@@ -46,6 +47,12 @@ export const tempDir = Effect.acquireRelease(
   (dir) => Effect.sync(() => fs.rmSync(dir, { recursive: true, force: true }))
 )
 
-/** A SQLite state layer on a file in `dir`. */
-export const stateLayer = (dir: string): Layer.Layer<SqlClient.SqlClient> =>
-  Sync.layerSqlite(path.join(dir, "state.db"))
+/** The state file in `dir`. */
+export const stateFile = (dir: string): string => path.join(dir, "state.db")
+
+/** The SQLite state in `dir`, to read `Sync.status`. */
+export const stateLayer = (dir: string): Layer.Layer<SqlClient.SqlClient> => Sync.layerSqlite(stateFile(dir))
+
+/** One process's sync engine on the state file in `dir`, with the client stack and `copier`. */
+export const singleLayer = (dir: string, copier: Layer.Layer<Sync.Copier, never, Repository.Repository>) =>
+  Sync.layerSingle({ stateFile: stateFile(dir) }).pipe(Layer.provideMerge(copier), Layer.provideMerge(clientLayer))

@@ -39,9 +39,9 @@ export interface RunOptions extends Partial<EngineOptions> {
 }
 
 /** Runs jobs; the default runs them in this process, a cluster hands them to its runners. */
-export type RunJob = (
+export type RunJob<R = never> = (
   job: Job
-) => Effect.Effect<Tally, SqlError | { readonly message: string }, Repository | Copier | SqlClient.SqlClient>
+) => Effect.Effect<Tally, SqlError | { readonly message: string }, Repository | Copier | SqlClient.SqlClient | R>
 
 const describe = (error: { readonly message: string; readonly _tag?: string }) =>
   error._tag !== undefined && error.message === "" ? error._tag : error.message
@@ -50,15 +50,15 @@ const describe = (error: { readonly message: string; readonly _tag?: string }) =
 export const defaultRunnerName = (): string => `${process.env["HOSTNAME"] ?? "localhost"}:${process.pid}`
 
 /** One pass over every mapping. Failures of single tags or repositories are tallied, not raised. */
-export const runPass = (
+export const runPass = <R = never>(
   config: Config,
   options: RunOptions = {},
-  runJob?: RunJob
-): Effect.Effect<Summary, SqlError, Repository | Copier | SqlClient.SqlClient> =>
+  runJob?: RunJob<R>
+): Effect.Effect<Summary, SqlError, Repository | Copier | SqlClient.SqlClient | R> =>
   Effect.gen(function*() {
     yield* State.ensureSchema
     const engineOptions: EngineOptions = { runner: options.runner ?? defaultRunnerName(), tagConcurrency: options.tagConcurrency }
-    const run: RunJob = runJob ?? ((job) => syncRepository(job, engineOptions))
+    const run: RunJob<R> = runJob ?? ((job) => syncRepository(job, engineOptions))
     const start = Date.now()
     const failures: Array<Failure> = []
     const mappings = yield* Effect.forEach(config.mappings, (mapping) =>
@@ -92,13 +92,13 @@ export const runPass = (
   }).pipe(Effect.withSpan("Sync.run"))
 
 /** Passes forever, `interval` apart (measured from the end of one pass to the start of the next). */
-export const watch = (
+export const watch = <R = never>(
   config: Config,
   interval: Duration.DurationInput,
   onPass: (summary: Summary) => Effect.Effect<void>,
   options: RunOptions = {},
-  runJob?: RunJob
-): Effect.Effect<never, SqlError, Repository | Copier | SqlClient.SqlClient> =>
+  runJob?: RunJob<R>
+): Effect.Effect<never, SqlError, Repository | Copier | SqlClient.SqlClient | R> =>
   runPass(config, options, runJob).pipe(
     Effect.flatMap(onPass),
     Effect.repeat(Schedule.spaced(interval)),
