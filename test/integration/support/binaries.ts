@@ -13,8 +13,12 @@ export const packageOf = {
   skopeo: "skopeo",
   htpasswd: "apache2-utils",
   openssl: "openssl",
-  tmux: "tmux"
+  tmux: "tmux",
+  postgres: "postgresql"
 } as const
+
+/** Programs Debian installs off `PATH`, and where. */
+const extraDirs: Partial<Record<string, string>> = { postgres: "/usr/lib/postgresql/15/bin" }
 
 /** A program the suites may require. */
 export type Binary = keyof typeof packageOf
@@ -36,7 +40,11 @@ export const findBinary = (name: string, path: string = process.env["PATH"] ?? "
 
 /** The programs of `required` that are not on `PATH`. */
 export const missingBinaries = (required: ReadonlyArray<Binary>): ReadonlyArray<Binary> =>
-  required.filter((name) => findBinary(name) === undefined)
+  required.filter((name) => {
+    const extra = extraDirs[name]
+    const path = (process.env["PATH"] ?? "") + (extra === undefined ? "" : Path.delimiter + extra)
+    return findBinary(name, path) === undefined
+  })
 
 /** Whether we run under CI, where a missing program is a failure. */
 export const isCi = (): boolean => process.env["CI"] === "true"

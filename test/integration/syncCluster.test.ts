@@ -1,0 +1,138 @@
+/**
+ * Sync across two runner processes sharing a private Postgres, between two Debian docker-registry
+ * (distribution 2.8) servers: one runner is SIGKILLed midway; the other finishes everything. Every
+ * image arrives byte-exact and the status holds each tag exactly once, copied.
+ */
+import { expect, it } from "@effect/vitest"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Path from "node:path"
+import * as Digest from "../../src/Digest.js"
+import * as Manifest from "../../src/Manifest.js"
+import * as MediaType from "../../src/MediaType.js"
+import * as Reference from "../../src/Reference.js"
+import { Repository } from "../../src/Repository.js"
+import * as Sync from "../../src/Sync.js"
+import { concat } from "../../src/internal/body.js"
+import { integrationSuite } from "./support/binaries.js"
+import * as Client from "./support/client.js"
+import * as Postgres from "./support/postgres.js"
+import { daemon, tempDir } from "./support/processes.js"
+import { launch, type Registry } from "./support/registry.js"
+
+const repositories = Array.from({ length: 12 }, (_, i) => `team/svc${String(i).padStart(2, "0")}`)
+const tags = ["v1.0.0", "v1.1.0"]
+
+const freePort = Effect.async<number>((resume) => {
+  const server = Net.createServer()
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as Net.AddressInfo
+    server.close(() => resume(Effect.succeed(port)))
+  })
+})
+
+/** Pushes a two-blob image of ~200 KiB whose bytes depend on the repository and tag. */
+const push = (registry: Registry, repository: string, tag: string) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const ref = yield* Reference.parse(`${registry.host}/${repository}:${tag}`)
+    const seed = `${repository}:${tag}`
+    const layer = new Uint8Array(200_000).map((_, i) => (i * 13 + seed.charCodeAt(i % seed.length)) % 251)
+    const config = new TextEncoder().encode(JSON.stringify({ architecture: "amd64", os: "linux", seed }))
+    const c = yield* repo.putBlob(ref, config)
+    const l = yield* repo.putBlob(ref, layer)
+    const manifest = Manifest.encode({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: c.digest, size: c.size },
+      layers: [{ mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.size }]
+    })
+    return yield* repo.putManifest(ref, manifest)
+  }).pipe(Effect.provide(Client.layer(registry)))
+
+/** The manifest digest at `registry` and every blob's bytes hashed (the client verifies them too). */
+const pull = (registry: Registry, repository: string, tag: string) =>
+  Effect.gen(function*() {
+    const repo = yield* Repository
+    const ref = yield* Reference.parse(`${registry.host}/${repository}:${tag}`)
+    const fetched = yield* repo.getManifest(ref)
+    const blobs = yield* Effect.forEach(Manifest.references(fetched.manifest), (d) =>
+      Stream.runCollect(repo.getBlob(ref, d.digest, { size: d.size })).pipe(
+        Effect.map((chunks) => Digest.compute(concat(Chunk.toReadonlyArray(chunks))))
+      ))
+    return { digest: fetched.digest, blobs }
+  }).pipe(Effect.provide(Client.layer(registry)))
+
+const tsx = Path.resolve("node_modules/.bin/tsx")
+const runnerScript = Path.resolve("test/integration/support/syncRunner.ts")
+
+integrationSuite("sync across runners on Postgres", ["docker-registry", "postgres"], () => {
+  it.scopedLive("a runner killed midway has its work finished by another; nothing is lost or doubled", () =>
+    Effect.gen(function*() {
+      const [pg, source, destination, dir] = yield* Effect.all(
+        [Postgres.start, launch("plain"), launch("plain"), tempDir("sync-cluster")],
+        { concurrency: "unbounded" }
+      )
+      const sourceDigests = new Map<string, string>()
+      yield* Effect.forEach(repositories, (repository) =>
+        Effect.forEach(tags, (tag) =>
+          Effect.map(push(source, repository, tag), (digest) => sourceDigests.set(`${repository}:${tag}`, digest))), {
+        concurrency: 4
+      })
+      const configPath = Path.join(dir, "sync.yaml")
+      Fs.writeFileSync(
+        configPath,
+        `mappings:\n  - from: docker://${source.host}/team/*\n    to: docker://${destination.host}/mirror\n`
+      )
+
+      const state = Sync.layerPostgres(Redacted.make(pg.url))
+      const status = Sync.status.pipe(Effect.provide(state))
+      const startRunner = (name: string) =>
+        Effect.flatMap(freePort, (port) => daemon(tsx, [runnerScript, configPath, pg.url, String(port), name]))
+      const a = yield* startRunner("runner-a")
+      const b = yield* startRunner("runner-b")
+
+      // Kill A once it has copied something and while the work is not finished.
+      yield* status.pipe(
+        Effect.repeat({
+          schedule: Schedule.spaced("100 millis"),
+          until: (rows) => rows.some((r) => r.runner === "runner-a" && r.state === "copied")
+        }),
+        Effect.timeoutFail({ duration: "90 seconds", onTimeout: () => new Error(`A copied nothing:\n${a.log()}\n${b.log()}`) })
+      )
+      const before = yield* status
+      process.kill(a.pid, "SIGKILL")
+      expect(before.filter((r) => r.state === "copied").length).toBeLessThan(repositories.length * tags.length)
+
+      yield* Effect.sync(() => b.alive()).pipe(
+        Effect.repeat({ schedule: Schedule.spaced("200 millis"), while: (alive) => alive }),
+        Effect.timeoutFail({ duration: "120 seconds", onTimeout: () => new Error(`B did not finish:\n${b.log()}`) })
+      )
+      const summaryLine = b.log().split("\n").find((l) => l.startsWith("SUMMARY "))
+      expect(summaryLine, b.log()).toBeDefined()
+      const summary = JSON.parse(summaryLine!.slice("SUMMARY ".length))
+      expect(summary.failures).toEqual([])
+      expect(summary.total.failed).toBe(0)
+      expect(summary.total.checked).toBe(repositories.length * tags.length)
+
+      for (const repository of repositories) {
+        for (const tag of tags) {
+          const copy = yield* pull(destination, `mirror/${repository.slice("team/".length)}`, tag)
+          const original = yield* pull(source, repository, tag)
+          expect(copy).toEqual(original)
+          expect(copy.digest).toBe(sourceDigests.get(`${repository}:${tag}`))
+        }
+      }
+      const rows = yield* status
+      expect(rows.length).toBe(repositories.length * tags.length)
+      expect(new Set(rows.map((r) => `${r.source}:${r.tag}`)).size).toBe(rows.length)
+      expect(rows.every((r) => r.state === "copied" && r.destinationDigest === r.sourceDigest)).toBe(true)
+      expect(new Set(rows.map((r) => r.runner))).toEqual(new Set(["runner-a", "runner-b"]))
+    }).pipe(Effect.provide(Layer.empty)), { timeout: 240_000 })
+})
