@@ -3,7 +3,8 @@
  *
  * Each public module is re-exported as a namespace. The Node wiring (`effect-oci/node`) and the
  * embedded test registry (`effect-oci/testing`) have their own entry points, so that importing the
- * library does not load Node's HTTP stack.
+ * library does not load Node's HTTP stack; so does `effect-oci/Sync` (it loads SQLite, Postgres and
+ * @effect/cluster).
  *
  * @since 0.1.0
  */
