@@ -15,11 +15,11 @@ import * as Net from "node:net"
 import * as Path from "node:path"
 import * as Digest from "../../src/Digest.js"
 import * as Manifest from "../../src/Manifest.js"
-import * as MediaType from "../../src/MediaType.js"
 import * as Reference from "../../src/Reference.js"
 import { Repository } from "../../src/Repository.js"
 import * as Sync from "../../src/Sync.js"
 import { concat } from "../../src/internal/body.js"
+import * as Images from "../support/images.js"
 import { integrationSuite } from "./support/binaries.js"
 import * as Client from "./support/client.js"
 import * as Postgres from "./support/postgres.js"
@@ -37,23 +37,14 @@ const freePort = Effect.async<number>((resume) => {
   })
 })
 
-/** Pushes a two-blob image of ~200 KiB whose bytes depend on the repository and tag. */
+/** Pushes a one-layer image of ~200 KiB whose bytes depend on the repository and tag. */
 const push = (registry: Registry, repository: string, tag: string) =>
   Effect.gen(function*() {
     const repo = yield* Repository
     const ref = yield* Reference.parse(`${registry.host}/${repository}:${tag}`)
-    const seed = `${repository}:${tag}`
-    const layer = new Uint8Array(200_000).map((_, i) => (i * 13 + seed.charCodeAt(i % seed.length)) % 251)
-    const config = new TextEncoder().encode(JSON.stringify({ architecture: "amd64", os: "linux", seed }))
-    const c = yield* repo.putBlob(ref, config)
-    const l = yield* repo.putBlob(ref, layer)
-    const manifest = Manifest.encode({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: c.digest, size: c.size },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.size }]
-    })
-    return yield* repo.putManifest(ref, manifest)
+    const img = Images.image(`${repository}:${tag}`, { layers: 1, layerSize: 200_000 })
+    for (const blob of img.blobs) yield* repo.putBlob(ref, blob.bytes)
+    return yield* repo.putManifest(ref, img.manifest)
   }).pipe(Effect.provide(Client.layer(registry)))
 
 /** The manifest digest at `registry` and every blob's bytes hashed (the client verifies them too). */

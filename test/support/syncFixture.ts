@@ -10,29 +10,18 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Credentials from "../../src/Credentials.js"
-import * as Manifest from "../../src/Manifest.js"
-import * as MediaType from "../../src/MediaType.js"
 import * as node from "../../src/node.js"
 import type * as Repository from "../../src/Repository.js"
 import * as Sync from "../../src/Sync.js"
+import * as Images from "./images.js"
 import type * as Testing from "../../src/testing/index.js"
 
 /** Seeds a one-layer image whose bytes depend on `repository` and `tag`; returns its manifest digest. */
 export const seedImage = (registry: Testing.TestRegistryService, repository: string, tag: string, size = 2048) =>
   Effect.gen(function*() {
-    const seed = `${repository}:${tag}`
-    const layerBytes = new Uint8Array(size).map((_, i) => (i * 31 + seed.length * 7 + seed.charCodeAt(i % seed.length)) % 251)
-    const config = JSON.stringify({ architecture: "amd64", os: "linux", seed })
-    const c = yield* registry.putBlob(repository, config)
-    const l = yield* registry.putBlob(repository, layerBytes)
-    const manifest = Manifest.encode({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: c.digest, size: c.size },
-      layers: [{ mediaType: MediaType.OciLayerGzip, digest: l.digest, size: l.size }]
-    })
-    const put = yield* registry.putManifest(repository, manifest.bytes, { tag, mediaType: manifest.mediaType })
-    return put.digest
+    const img = Images.image(`${repository}:${tag}`, { layers: 1, layerSize: size })
+    yield* Images.seed(registry, repository, img, tag)
+    return img.manifest.digest
   })
 
 /** The Node client stack, anonymous, with quick retries. */
