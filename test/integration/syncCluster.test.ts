@@ -26,7 +26,7 @@ import * as Postgres from "./support/postgres.js"
 import { daemon, tempDir } from "./support/processes.js"
 import { launch, type Registry } from "./support/registry.js"
 
-const repositories = Array.from({ length: 12 }, (_, i) => `team/svc${String(i).padStart(2, "0")}`)
+const repositories = Array.from({ length: 8 }, (_, i) => `team/svc${String(i).padStart(2, "0")}`)
 const tags = ["v1.0.0", "v1.1.0"]
 
 const freePort = Effect.async<number>((resume) => {
@@ -37,12 +37,12 @@ const freePort = Effect.async<number>((resume) => {
   })
 })
 
-/** Pushes a one-layer image of ~200 KiB whose bytes depend on the repository and tag. */
+/** Pushes a one-layer image of ~100 KiB whose bytes depend on the repository and tag. */
 const push = (registry: Registry, repository: string, tag: string) =>
   Effect.gen(function*() {
     const repo = yield* Repository
     const ref = yield* Reference.parse(`${registry.host}/${repository}:${tag}`)
-    const img = Images.image(`${repository}:${tag}`, { layers: 1, layerSize: 200_000 })
+    const img = Images.image(`${repository}:${tag}`, { layers: 1, layerSize: 100_000 })
     for (const blob of img.blobs) yield* repo.putBlob(ref, blob.bytes)
     return yield* repo.putManifest(ref, img.manifest)
   }).pipe(Effect.provide(Client.layer(registry)))
