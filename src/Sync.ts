@@ -29,7 +29,9 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
+import type * as Copy from "./Copy.js"
 import * as cluster from "./internal/sync/cluster.js"
+import * as copier from "./internal/sync/copier.js"
 import * as config from "./internal/sync/config.js"
 import * as engine from "./internal/sync/engine.js"
 import * as runner from "./internal/sync/runner.js"
@@ -255,6 +257,17 @@ export const status: Effect.Effect<ReadonlyArray<state.TagStatus>, SqlError, Sql
   state.ensureSchema,
   state.list
 )
+
+/**
+ * The default {@link Copier}: `Copy.copy` between the two registries (blobs the destination has are
+ * skipped, blobs in another repository of the same registry are mounted, broken uploads resume). A
+ * mapping with one platform copies that platform's image; with several (or none) it copies the
+ * whole index, since a subset of an index would be a new manifest with its own digest.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerCopier: Layer.Layer<engine.Copier, never, Copy.Services> = copier.layer
 
 /**
  * The default state database file, `./effect-oci-sync.db`.

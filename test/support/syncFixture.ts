@@ -11,7 +11,6 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Credentials from "../../src/Credentials.js"
 import * as node from "../../src/node.js"
-import type * as Repository from "../../src/Repository.js"
 import * as Sync from "../../src/Sync.js"
 import * as Images from "./images.js"
 import type * as Testing from "../../src/testing/index.js"
@@ -42,6 +41,9 @@ export const stateFile = (dir: string): string => path.join(dir, "state.db")
 /** The SQLite state in `dir`, to read `Sync.status`. */
 export const stateLayer = (dir: string): Layer.Layer<SqlClient.SqlClient> => Sync.layerSqlite(stateFile(dir))
 
-/** One process's sync engine on the state file in `dir`, with the client stack and `copier`. */
-export const singleLayer = (dir: string, copier: Layer.Layer<Sync.Copier, never, Repository.Repository>) =>
-  Sync.layerSingle({ stateFile: stateFile(dir) }).pipe(Layer.provideMerge(copier), Layer.provideMerge(clientLayer))
+/** One process's sync engine on the state file in `dir`, with the client stack and Copy. */
+export const singleLayer = (dir: string) =>
+  Sync.layerSingle({ stateFile: stateFile(dir) }).pipe(
+    Layer.provideMerge(Sync.layerCopier),
+    Layer.provideMerge(clientLayer)
+  )

@@ -11,7 +11,6 @@ import * as Schedule from "effect/Schedule"
 import * as Credentials from "../../../src/Credentials.js"
 import * as node from "../../../src/node.js"
 import * as Sync from "../../../src/Sync.js"
-import * as Copier from "../../support/syncCopier.js"
 
 const [configPath, url, port, name] = process.argv.slice(2)
 if (configPath === undefined || url === undefined || port === undefined || name === undefined) {
@@ -35,7 +34,7 @@ const engine = Sync.layerCluster({
     refreshAssignmentsInterval: "500 millis",
     shardsPerGroup: 30
   }
-}).pipe(Layer.provideMerge(Copier.layer), Layer.provideMerge(client))
+}).pipe(Layer.provideMerge(Sync.layerCopier), Layer.provideMerge(client))
 
 const program = Effect.gen(function*() {
   const config = yield* Sync.loadConfig(configPath)
