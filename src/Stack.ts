@@ -21,12 +21,14 @@
  * @since 0.1.0
  */
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Auth from "./Auth.js"
 import * as BlobCache from "./BlobCache.js"
 import * as Credentials from "./Credentials.js"
+import * as ContentEncoding from "./internal/contentEncoding.js"
 import * as Repository from "./Repository.js"
 import * as Transport from "./Transport.js"
 
@@ -106,7 +108,12 @@ export const layer = <E, R>(
 export const layerFetchHttpClient = (
   init: { readonly redirect?: "manual" | "follow" | undefined } = {}
 ): Layer.Layer<HttpClient.HttpClient> =>
-  FetchHttpClient.layer.pipe(
+  Layer.effect(
+    HttpClient.HttpClient,
+    // fetch decodes gzip / deflate / br bodies itself: their headers go, so they are not decoded twice.
+    Effect.map(HttpClient.HttpClient, HttpClient.transformResponse(Effect.map(ContentEncoding.fetchDecoded)))
+  ).pipe(
+    Layer.provide(FetchHttpClient.layer),
     Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { redirect: init.redirect ?? "manual" }))
   )
 

@@ -126,6 +126,15 @@ export interface Options {
   readonly maxRetryAfter?: Duration.DurationInput | undefined
   /** The most redirects followed for one request. */
   readonly maxRedirects?: number | undefined
+  /**
+   * Whether response bodies with a `Content-Encoding` (`gzip`, `deflate`, or a list of them) are
+   * decoded here, before digests are checked; an encoding it cannot decode, or an encoded partial
+   * (206) response, is an `InvalidResponse` naming it. Default `true`, right for Node's clients,
+   * which hand bodies over as sent, and for `Stack.layerFetchHttpClient`, which drops the headers
+   * of what `fetch` already decoded. Set `false` over another `fetch`-based `HttpClient`: `fetch`
+   * decodes bodies itself but leaves the header, so decoding again would corrupt them.
+   */
+  readonly decodeContentEncoding?: boolean | undefined
 }
 
 /**
@@ -151,7 +160,8 @@ export const defaults = {
   headersTimeout: Duration.seconds(30),
   bodyStallTimeout: Duration.seconds(60),
   maxRetryAfter: Duration.minutes(5),
-  maxRedirects: 10
+  maxRedirects: 10,
+  decodeContentEncoding: true
 } as const
 
 const resolve = (options: Options): internal.ResolvedOptions => ({
@@ -162,7 +172,8 @@ const resolve = (options: Options): internal.ResolvedOptions => ({
   headersTimeout: Duration.decode(options.headersTimeout ?? defaults.headersTimeout),
   bodyStallTimeout: Duration.decode(options.bodyStallTimeout ?? defaults.bodyStallTimeout),
   maxRetryAfter: Duration.decode(options.maxRetryAfter ?? defaults.maxRetryAfter),
-  maxRedirects: options.maxRedirects ?? defaults.maxRedirects
+  maxRedirects: options.maxRedirects ?? defaults.maxRedirects,
+  decodeContentEncoding: options.decodeContentEncoding ?? defaults.decodeContentEncoding
 })
 
 /**

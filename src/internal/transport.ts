@@ -4,6 +4,7 @@
  *
  * @internal
  */
+import * as Headers from "@effect/platform/Headers"
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -32,6 +33,7 @@ import {
 import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
 import { concat, readAhead, readFailure } from "./body.js"
+import * as ContentEncoding from "./contentEncoding.js"
 import type { Response } from "../Transport.js"
 
 const decoder = new TextDecoder()
@@ -46,6 +48,7 @@ export interface ResolvedOptions {
   readonly bodyStallTimeout: Duration.Duration
   readonly maxRetryAfter: Duration.Duration
   readonly maxRedirects: number
+  readonly decodeContentEncoding: boolean
 }
 
 /** A failure of one attempt; the retry schedule sees these. @internal */
@@ -209,6 +212,19 @@ export const guardStall = <E, E2>(
     return Stream.repeatEffectChunkOption(pull)
   }))
 
+/**
+ * What happened to a body that failed while being read: how far it got, and the underlying
+ * error's own words (the client's wrapper says only "Decode error").
+ */
+const bodyBroke = (received: number, declared: string | undefined, error: HttpClientError.ResponseError): string => {
+  const cause = error.cause instanceof Error && error.cause.message !== "" ? `: ${error.cause.message}` : ""
+  const of = declared !== undefined && /^\d+$/.test(declared) ? ` of ${declared}` : ""
+  return `the connection closed after ${received}${of} bytes of the body${cause}`
+}
+
+const isBodyError = (error: unknown): error is TransportError | RequestTimeout =>
+  error instanceof TransportError || error instanceof RequestTimeout
+
 /** The state shared by all fibers using one Transport: when each host may be contacted again. @internal */
 export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 
@@ -263,9 +279,17 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
     const { method } = response.request
     const url = safeUrl(response.request.url)
     const millis = Duration.toMillis(options.bodyStallTimeout)
+    const declared = response.headers["content-length"]
+    let received = 0
     const stream = guardStall(
       response.stream.pipe(
-        Stream.mapError((error) => new TransportError({ method, url, reason: `body: ${error.message}`, cause: error }))
+        Stream.mapChunks((chunk) => {
+          for (const bytes of chunk) received += bytes.byteLength
+          return chunk
+        }),
+        Stream.mapError((error) =>
+          new TransportError({ method, url, reason: bodyBroke(received, declared, error), cause: error })
+        )
       ),
       options.bodyStallTimeout,
       () => new RequestTimeout({ method, url, phase: "body", millis })
@@ -276,15 +300,27 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
         return Effect.as(Metric.incrementBy(Metrics.bytesReceived, size), chunk)
       })
     )
+    const codings = options.decodeContentEncoding ? ContentEncoding.codings(response.headers["content-encoding"]) : []
+    // Decoded here, so digests and sizes downstream are of the content; the headers that describe
+    // the encoded form go, as they no longer describe the body.
+    const body = codings.length === 0 ? stream : ContentEncoding.decode(
+      stream,
+      codings,
+      isBodyError,
+      (coding) => new TransportError({ method, url, reason: `the body is not valid ${coding} (its Content-Encoding)` })
+    )
+    const headers = codings.length === 0
+      ? response.headers
+      : Headers.remove(Headers.remove(response.headers, "content-encoding"), "content-length")
     const text = Effect.map(
-      Stream.runCollect(stream),
+      Stream.runCollect(body),
       (chunks) => decoder.decode(concat(Chunk.toReadonlyArray(chunks)))
     )
     return {
       request: response.request,
       status: response.status,
-      headers: response.headers,
-      stream,
+      headers,
+      stream: body,
       text,
       json: Effect.flatMap(text, (body) =>
         Effect.try({
@@ -292,6 +328,24 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
           catch: () => new InvalidResponse({ url, reason: "the body is not JSON" })
         }))
     }
+  }
+
+  /**
+   * Why a response's body cannot be read, if it cannot: an encoding this client does not decode,
+   * or an encoded partial response (its ranges count encoded bytes, and a piece of a compressed
+   * stream does not decode on its own). Bodiless answers (HEAD, 204, 304) are never refused.
+   */
+  const encodingRefusal = (response: HttpClientResponse.HttpClientResponse, url: URL) => {
+    if (!options.decodeContentEncoding || response.request.method === "HEAD") return undefined
+    if (response.status === 204 || response.status === 304) return undefined
+    const codings = ContentEncoding.codings(response.headers["content-encoding"])
+    const unknown = ContentEncoding.unsupported(codings)
+    const reason = unknown !== undefined
+      ? `the body has Content-Encoding ${JSON.stringify(unknown)}, which this client cannot decode`
+      : response.status === 206 && codings.length > 0
+      ? `a partial response (206) with Content-Encoding ${JSON.stringify(codings.join(", "))} cannot be decoded`
+      : undefined
+    return reason === undefined ? undefined : new InvalidResponse({ url: safeUrl(url), reason })
   }
 
   /** Logs registry `Warning` headers (RFC 7234 format `299 - "text"`). */
@@ -388,6 +442,11 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
           }
           return yield* failure
         }
+        const refused = encodingRefusal(response, url)
+        if (refused !== undefined) {
+          yield* discardBody(response)
+          return yield* refused
+        }
         return guardBody(response)
       }
     })
@@ -460,9 +519,13 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
   )
 
   const execute = (request: HttpClientRequest.HttpClientRequest) => {
-    const withAgent = request.headers["user-agent"] === undefined
-      ? HttpClientRequest.setHeader(request, "user-agent", options.userAgent)
-      : request
+    const withAgent = HttpClientRequest.setHeaders(request, {
+      ...(request.headers["user-agent"] === undefined ? { "user-agent": options.userAgent } : {}),
+      // A range of an encoded body cannot be decoded: ranges are asked for unencoded.
+      ...(request.headers["range"] !== undefined && request.headers["accept-encoding"] === undefined
+        ? { "accept-encoding": "identity" }
+        : {})
+    })
     return Effect.suspend(() => {
       let attempts = 0
       return Effect.suspend(() => {
