@@ -459,7 +459,65 @@ export const fromResponseText = (options: {
   }
   const excerpt = body.length > excerptLimit ? body.slice(0, excerptLimit) + "…" : body
   if (status === 401 || status === 403 || status === 429 || status === 503 || status === 405) {
-    return fromStatus(status, "")
+    return withServerText(fromStatus(status, ""), serverText(body))
   }
   return new UnexpectedStatus({ method: options.method, url: safeUrl(options.url), status, body: excerpt })
+}
+
+/** How much of a server's own words an error message keeps. */
+const serverTextLimit = 200
+
+const legacyFields = ["details", "detail", "message", "error_description", "error"] as const
+
+/**
+ * The server's own words in an error body that is not the `{"errors":[…]}` envelope, short and on
+ * one line: the legacy `{"details": "…"}` (or `message`, `error_description`, `error`) of a JSON
+ * body, else the text itself, HTML tags removed. Empty when there are none.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const serverText = (body: string): string => {
+  const trimmed = body.trim()
+  if (trimmed === "") return ""
+  let text = trimmed
+  if (trimmed.startsWith("{")) {
+    let json: unknown
+    try {
+      json = JSON.parse(trimmed)
+    } catch {
+      json = undefined
+    }
+    if (Predicate.isRecord(json)) {
+      const field = legacyFields.map((name) => json[name]).find((v): v is string => typeof v === "string" && v.trim() !== "")
+      if (field === undefined) return ""
+      text = field
+    }
+  } else if (trimmed.startsWith("<")) {
+    text = trimmed.replace(/<(script|style)[\s\S]*?<\/\1\s*>/gi, " ").replace(/<[^>]*>/g, " ")
+  }
+  const line = text.replace(/\s+/g, " ").trim()
+  return line.length > serverTextLimit ? `${line.slice(0, serverTextLimit)}…` : line
+}
+
+const codeByTag: ReadonlyMap<string, Code> = new Map(
+  Object.entries(codes).map(([code, spec]) => [spec.make({ status: 0, message: "" })._tag, code as Code])
+)
+
+/**
+ * `error` with the server's words (see {@link serverText}) after its message: `authentication
+ * required: token expired`. Unchanged when `text` is empty.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const withServerText = (error: WireError, text: string): WireError => {
+  const code = codeByTag.get(error._tag)
+  if (text === "" || code === undefined) return error
+  return codes[code].make({
+    status: error.status,
+    message: `${error.message}: ${text}`,
+    errors: error.errors,
+    ...(error.detail === undefined ? {} : { detail: error.detail })
+  })
 }

@@ -152,6 +152,26 @@ describe("token responses", () => {
     }).pipe(Effect.provide(t.layer))
   })
 
+  it.effect("a token endpoint's plain-text or HTML refusal is quoted, without the password", () => {
+    const t = setup({
+      credential: basic,
+      handler: world({
+        token: (_, n) =>
+          n === 1
+            ? new Response(`Forbidden for user with password ${password}\n`, { status: 403 })
+            : new Response("<html><body><h1>401 Authorization Required</h1></body></html>", { status: 401 })
+      })
+    })
+    return Effect.gen(function*() {
+      const first = yield* Effect.flip(execute())
+      expect(first).toMatchObject({ _tag: "TokenError", status: 403 })
+      expect(first.message).toContain("Forbidden for user with password <redacted>")
+      expect(first.message).not.toContain(password)
+      const second = yield* Effect.flip(execute())
+      expect(second.message).toContain("the token endpoint answered 401: 401 Authorization Required")
+    }).pipe(Effect.provide(t.layer))
+  })
+
   it.effect("a failed fetch is not cached", () => {
     let fail = true
     const t = setup({

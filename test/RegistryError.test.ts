@@ -81,6 +81,31 @@ describe("RegistryError", () => {
     if (error._tag === "UnexpectedStatus") expect(error.body.length).toBeLessThanOrEqual(513)
   })
 
+  it("a 401 / 403 without the errors envelope keeps the server's own words", () => {
+    const cases: ReadonlyArray<readonly [number, string, string, string]> = [
+      [401, "Unauthorized: bad credentials\n", "text/plain", "authentication required: Unauthorized: bad credentials"],
+      [401, JSON.stringify({ details: "incorrect username or password" }), "application/json",
+        "authentication required: incorrect username or password"],
+      [403, "<html><head><title>403 Forbidden</title><style>h1 { x }</style></head>\n<body><h1>403   Forbidden</h1>" +
+        "<hr><center>nginx</center></body></html>", "text/html",
+        "requested access to the resource is denied: 403 Forbidden 403 Forbidden nginx"],
+      [403, JSON.stringify({ message: "IP not allowed" }), "application/json",
+        "requested access to the resource is denied: IP not allowed"],
+      // Nothing said: the default message alone.
+      [401, "", "text/plain", "authentication required"],
+      [401, JSON.stringify({ errors: [] }), "application/json", "authentication required"],
+      [403, JSON.stringify({ unrelated: 1 }), "application/json", "requested access to the resource is denied"]
+    ]
+    for (const [status, body, contentType, message] of cases) {
+      const error = decode(status, body, contentType)
+      expect(error._tag).toBe(status === 401 ? "Unauthorized" : "Denied")
+      expect(error).toMatchObject({ status, message })
+    }
+    const long = decode(403, `denied ${"x".repeat(1000)}`, "text/plain")
+    expect(long.message.length).toBeLessThan(300)
+    expect(long.message.endsWith("…")).toBe(true)
+  })
+
   it("never puts user-info or query strings (pre-signed URLs) into errors", () => {
     const error = RegistryError.fromResponseText({
       method: "GET",

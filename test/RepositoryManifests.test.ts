@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
 import * as Digest from "../src/Digest.js"
 import * as Manifest from "../src/Manifest.js"
 import * as MediaType from "../src/MediaType.js"
@@ -267,6 +268,19 @@ describe("getManifest", () => {
       const error = yield* failureOf(withRepo((r) => r.getManifest(ref(":v1"))))
       expect(error._tag).toBe(tag)
       expect(t.requests).toHaveLength(1)
+    }).pipe(Effect.provide(t.layer))
+  })
+
+  it.effect("a 404 without an error body keeps a short excerpt of what it said, for manifests and blobs", () => {
+    const page = `<html><body><h1>Not Found</h1><p>${"nothing here ".repeat(40)}</p></body></html>`
+    const t = setup(() => new Response(page, { status: 404, headers: { "content-type": "text/html" } }))
+    return Effect.gen(function*() {
+      const manifest = yield* failureOf(withRepo((r) => r.getManifest(ref(":v1"))))
+      expect(manifest).toMatchObject({ _tag: "ManifestUnknown", status: 404 })
+      expect(manifest.message.startsWith("manifest unknown: Not Found nothing here nothing here")).toBe(true)
+      expect(manifest.message.length).toBeLessThan(260)
+      const blob = yield* failureOf(withRepo((r) => Stream.runDrain(r.getBlob(ref(), d("layer")))))
+      expect(blob).toMatchObject({ _tag: "BlobUnknown", message: expect.stringContaining("blob unknown to registry: Not Found") })
     }).pipe(Effect.provide(t.layer))
   })
 

@@ -22,7 +22,7 @@ import * as Schema from "effect/Schema"
 import * as Metrics from "../Metrics.js"
 import type { AuthOptions, Scope } from "../Auth.js"
 import type { Credential } from "../Credentials.js"
-import { type BodyTooLarge, safeUrl } from "../RegistryError.js"
+import { type BodyTooLarge, safeUrl, serverText } from "../RegistryError.js"
 import type { Transport, TransportFailure } from "../Transport.js"
 import { InsecureRealm, TokenError } from "./authError.js"
 import * as Scopes from "./authScope.js"
@@ -122,12 +122,12 @@ const refusalReason = (status: number, body: string, secrets: ReadonlyArray<stri
   if (Either.isRight(json) && typeof json.right === "object" && json.right !== null) {
     const o = json.right as Record<string, unknown>
     const first = Array.isArray(o.errors) ? (o.errors[0] as Record<string, unknown> | undefined) : undefined
-    detail = first?.message ?? o.error_description ?? o.details ?? o.message ?? o.error
+    detail = first?.message
   }
+  // The registry envelope's message, else the legacy fields or the text itself (HTML stripped).
+  const said = typeof detail === "string" && detail !== "" ? serverText(detail) : serverText(body)
   const base = `the token endpoint answered ${status}`
-  if (typeof detail !== "string" || detail === "") return base
-  const short = detail.length > 200 ? detail.slice(0, 200) + "…" : detail
-  return `${base}: ${scrub(short, secrets)}`
+  return said === "" ? base : `${base}: ${scrub(said, secrets)}`
 }
 
 const secretsOf = (credential: Credential, refresh: Option.Option<Redacted.Redacted<string>>) => {

@@ -17,6 +17,8 @@ import type { BlobCache } from "../../BlobCache.js"
 import {
   InvalidResponse,
   safeUrl,
+  serverText,
+  withServerText,
   type UnexpectedStatus,
   type WireError
 } from "../../RegistryError.js"
@@ -68,8 +70,9 @@ export const refusal = (
 ): Effect.Effect<never, WireError | UnexpectedStatus> =>
   Effect.flatMap(readFailure(response), (decoded) =>
     Effect.fail(
+      // A 404 without an error body still means "not found" here; what it said is kept.
       response.status === 404 && onNotFound !== undefined && decoded._tag === "UnexpectedStatus"
-        ? onNotFound()
+        ? withServerText(onNotFound(), serverText(decoded.body))
         : decoded
     ))
 
