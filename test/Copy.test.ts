@@ -379,6 +379,26 @@ describe("Copy progress", () => {
       })
     }))
 
+  it.scopedLive("a blob PUT the registry fails is sent again, read again from the source", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("put-fails", { layers: 1, layerSize: 100_000 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const layer = img.blobs[1]!.descriptor
+      yield* b.setFaults([{ method: "PUT", path: Digest.hex(layer.digest), first: 1, action: Testing.FaultAction.serverError() }])
+      const events: Array<Copy.ProgressEvent> = []
+      const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"), {
+        onProgress: (e) => Effect.sync(() => events.push(e))
+      }))
+      yield* expectImageIn(b, "dst/app", img)
+      expect(result.blobs.copied).toBe(2)
+      expect(events.filter((e) => e._tag === "BlobRetried").map((e) => e._tag === "BlobRetried" && e.digest)).toEqual([layer.digest])
+      const sum = events.reduce((n, e) => n + (e._tag === "BlobBytes" ? e.bytes : e._tag === "ManifestDone" ? e.size : 0), 0)
+      expect(sum).toBe(result.bytes)
+      expect(result.bytes).toBe(img.blobs[0]!.descriptor.size + 2 * layer.size + img.manifest.size)
+    }))
+
   it.scopedLive("a body opened again is BlobResumed (from an offset) or BlobRetried (from 0); its bytes count", () =>
     Effect.gen(function*() {
       const a = yield* Testing.make()

@@ -9,6 +9,9 @@ import * as Reference from "../../Reference.js"
 import { reopenable, type Repository } from "../../Repository.js"
 import { type Handle, type RegistryFailure, type Source } from "./endpoint.js"
 
+/** Below this size a blob is sent in one PUT (the Repository's default threshold). */
+const monolithicBelow = 8 * 1024 * 1024
+
 /** Blob and manifest lookups answer false for what the registry does not know. */
 const absent = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   effect.pipe(
@@ -53,7 +56,11 @@ export const make = (
             digest: descriptor.digest,
             size: descriptor.size,
             mediaType: descriptor.mediaType,
-            skipExisting: false
+            skipExisting: false,
+            // digest and size are known: a small blob streams from the source straight into one PUT
+            // (the default would read it into memory first, to hash it), a large one goes as one
+            // resumable PATCH
+            ...(descriptor.size < monolithicBelow ? { strategy: "monolithic" as const } : {})
           })
         ),
       mount: (descriptor, from) =>
