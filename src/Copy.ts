@@ -13,7 +13,7 @@
  *   after an interruption sends no blob that already arrived.
  * - Progress as typed events, through `onProgress` or as a Stream ({@link copyWithProgress}).
  *
- * Needs the `Repository` service and `FileSystem`/`Path` (all in `node.layer()`).
+ * Needs the `Repository` and `BlobCache` services and `FileSystem`/`Path` (all in `node.layer()`).
  *
  * @example
  * ```ts
@@ -207,7 +207,7 @@ export interface Options {
 }
 
 /**
- * The services a copy uses: `Repository`, `FileSystem` and `Path` (`node.layer()` provides them).
+ * The services a copy uses: `Repository`, `BlobCache`, `FileSystem` and `Path` (`node.layer()` provides them).
  *
  * @since 0.1.0
  * @category models

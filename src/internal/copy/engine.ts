@@ -102,7 +102,13 @@ const readManifest = (source: AnyHandle, descriptor: Manifest.Descriptor) =>
  * top last. A manifest the destination holds is not descended into (its content is there), but its
  * referrers are still looked for.
  */
-const plan = (source: AnyHandle, destination: AnyHandle, top: Manifest.Decoded, withReferrers: boolean) =>
+const plan = (
+  source: AnyHandle,
+  destination: AnyHandle,
+  top: Manifest.Decoded,
+  withReferrers: boolean,
+  concurrency: number
+) =>
   Effect.gen(function*() {
     const nodes: Array<Node> = []
     const blobs = new Map<string, Manifest.Descriptor>()
@@ -126,13 +132,12 @@ const plan = (source: AnyHandle, destination: AnyHandle, top: Manifest.Decoded, 
               cause: new Manifest.UnsupportedMediaType({ mediaType: decoded.mediaType })
             })
           }
-          for (const ref of Manifest.references(decoded.manifest)) {
-            if (Manifest.isIndex(decoded.manifest) && isManifestType(ref.mediaType)) {
-              yield* visit(yield* readManifest(source, ref), "child")
-            } else if (!blobs.has(ref.digest)) {
-              blobs.set(ref.digest, ref)
-            }
-          }
+          const refs = Manifest.references(decoded.manifest)
+          const isChild = (ref: Manifest.Descriptor) => Manifest.isIndex(decoded.manifest) && isManifestType(ref.mediaType)
+          for (const ref of refs) if (!isChild(ref) && !blobs.has(ref.digest)) blobs.set(ref.digest, ref)
+          // an index's children are fetched at once (they are small), then visited in order
+          const children = yield* Effect.forEach(refs.filter(isChild), (ref) => readManifest(source, ref), { concurrency })
+          for (const child of children) yield* visit(child, "child")
         }
         if (placement !== "top") nodes.push({ decoded, placement, present })
         if (withReferrers) {
@@ -274,7 +279,8 @@ export const copy = (
     const source = yield* open(from, false)
     const destination = yield* open(to, true)
     const top = yield* resolveTop(source, options.platform)
-    const { blobs, nodes } = yield* plan(source, destination, top, options.referrers === true)
+    const concurrency = Math.max(1, options.concurrency ?? 4)
+    const { blobs, nodes } = yield* plan(source, destination, top, options.referrers === true, concurrency)
     tracker.total = blobs.length
     yield* Progress.emit(tracker, () => ({
       _tag: "Planned",
@@ -284,10 +290,7 @@ export const copy = (
     }))
 
     const mounts = mountsFor(source, destination, yield* BlobCache)
-    yield* Effect.forEach(blobs, copyBlob(source, destination, tracker, mounts), {
-      concurrency: Math.max(1, options.concurrency ?? 4),
-      discard: true
-    })
+    yield* Effect.forEach(blobs, copyBlob(source, destination, tracker, mounts), { concurrency, discard: true })
 
     const tag = to._tag === "Registry" ? to.reference.tag : to.tag
     for (const node of nodes) {
