@@ -30,9 +30,9 @@
  * @example
  * import * as BlobCacheRedis from "effect-oci/BlobCacheRedis"
  *
- * const cache = BlobCacheRedis.layerRedis({ url: "redis://cache.internal:6379", ttl: "1 day" })
+ * const cache = BlobCacheRedis.layer({ url: "redis://cache.internal:6379", ttl: "1 day" })
  * // or from OCI_CACHE_REDIS_URL, OCI_CACHE_REDIS_PREFIX, OCI_CACHE_REDIS_TTL, OCI_CACHE_REDIS_TIMEOUT:
- * const fromEnv = BlobCacheRedis.layerRedisConfig
+ * const fromEnv = BlobCacheRedis.layerConfig
  *
  * @since 0.1.0
  */
@@ -50,7 +50,7 @@ import * as internal from "./internal/blobCacheRedis.js"
 import { checkUrl } from "./internal/blobCacheRedisConnection.js"
 
 /**
- * Options of {@link layerRedis}.
+ * Options of {@link layer}.
  *
  * @since 0.1.0
  * @category models
@@ -94,12 +94,12 @@ export const errors: Metric.Metric.Counter<number> = internal.errors
  * malformed `url` is a defect.
  *
  * @example
- * Layer.provide(myProgramLayer, BlobCacheRedis.layerRedis({ url: Redacted.make(url), prefix: "ci:" }))
+ * Layer.provide(myProgramLayer, BlobCacheRedis.layer({ url: Redacted.make(url), prefix: "ci:" }))
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerRedis = (options: Options): Layer.Layer<BlobCache> =>
+export const layer = (options: Options): Layer.Layer<BlobCache> =>
   Layer.scoped(
     BlobCache,
     Effect.gen(function*() {
@@ -146,11 +146,25 @@ export const config: Config.Config<Options> = Config.all({
 })))
 
 /**
- * {@link layerRedis} with options from {@link config}.
+ * {@link layer} with options from {@link config}.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerRedisConfig: Layer.Layer<BlobCache, ConfigError.ConfigError> = Layer.unwrapEffect(
-  Effect.map(config, layerRedis)
+export const layerConfig: Layer.Layer<BlobCache, ConfigError.ConfigError> = Layer.unwrapEffect(
+  Effect.map(config, layer)
 )
+
+/**
+ * @deprecated Use {@link layer}.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRedis: (options: Options) => Layer.Layer<BlobCache> = layer
+
+/**
+ * @deprecated Use {@link layerConfig}.
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRedisConfig: Layer.Layer<BlobCache, ConfigError.ConfigError> = layerConfig

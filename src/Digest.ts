@@ -33,45 +33,52 @@ export type Algorithm = "sha256" | "sha512"
 
 const hexLength: Record<Algorithm, number> = { sha256: 64, sha512: 128 }
 
+/** Why `input` is not a digest, or undefined when it is one. */
+const problem = (input: string): string | undefined => {
+  const colon = input.indexOf(":")
+  if (colon <= 0 || colon === input.length - 1) return "expected <algorithm>:<hex>"
+  const algorithm = input.slice(0, colon)
+  const hex = input.slice(colon + 1)
+  if (algorithm !== "sha256" && algorithm !== "sha512") {
+    return `unsupported algorithm "${algorithm.slice(0, 32)}" (expected sha256 or sha512)`
+  }
+  if (!/^[a-f0-9]+$/.test(hex)) return "the hex part must be lowercase hexadecimal"
+  if (hex.length !== hexLength[algorithm]) {
+    return `${algorithm} needs ${hexLength[algorithm]} hex characters, got ${hex.length}`
+  }
+  return undefined
+}
+
+/**
+ * Schema for a digest string, branded `Digest`; decoding fails with the reason {@link parse} gives.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const Digest = Schema.String.pipe(
+  Schema.filter((s, _, ast) => {
+    const reason = problem(s)
+    return reason === undefined ? undefined : new ParseResult.Type(ast, s, `invalid digest: ${reason}`)
+  }),
+  Schema.brand("Digest"),
+  Schema.annotations({ identifier: "Digest" })
+)
+
 /**
  * A validated digest string such as `sha256:e3b0c442…`.
  *
  * @since 0.1.0
  * @category models
  */
-export type Digest = string & { readonly Digest: unique symbol }
+export type Digest = typeof Digest.Type
+
+/** A digest from a string already known to be valid (computed here, or checked by `problem`). */
+const trusted = (input: string): Digest => Digest.make(input, { disableValidation: true })
 
 const validate = (input: string): Either.Either<Digest, InvalidDigest> => {
-  const fail = (reason: string) => Either.left(new InvalidDigest({ input, reason }))
-  const colon = input.indexOf(":")
-  if (colon <= 0 || colon === input.length - 1) return fail("expected <algorithm>:<hex>")
-  const algorithm = input.slice(0, colon)
-  const hex = input.slice(colon + 1)
-  if (algorithm !== "sha256" && algorithm !== "sha512") {
-    return fail(`unsupported algorithm "${algorithm.slice(0, 32)}" (expected sha256 or sha512)`)
-  }
-  if (!/^[a-f0-9]+$/.test(hex)) return fail("the hex part must be lowercase hexadecimal")
-  if (hex.length !== hexLength[algorithm]) {
-    return fail(`${algorithm} needs ${hexLength[algorithm]} hex characters, got ${hex.length}`)
-  }
-  return Either.right(input as Digest)
+  const reason = problem(input)
+  return reason === undefined ? Either.right(trusted(input)) : Either.left(new InvalidDigest({ input, reason }))
 }
-
-/**
- * Schema for a digest string; decoding fails with the reason {@link parse} gives.
- *
- * @since 0.1.0
- * @category schemas
- */
-export const Digest: Schema.Schema<Digest, string> = Schema.String.pipe(
-  Schema.filter((s, _, ast) =>
-    Either.match(validate(s), {
-      onLeft: (e) => new ParseResult.Type(ast, s, `invalid digest: ${e.reason}`),
-      onRight: () => undefined
-    })
-  ),
-  Schema.annotations({ identifier: "Digest" })
-) as any
 
 /**
  * Parses and validates a digest.
@@ -98,7 +105,7 @@ export const parseEither: (input: string) => Either.Either<Digest, InvalidDigest
  * @since 0.1.0
  * @category guards
  */
-export const isDigest = (u: unknown): u is Digest => typeof u === "string" && Either.isRight(validate(u))
+export const isDigest = (u: unknown): u is Digest => typeof u === "string" && problem(u) === undefined
 
 /**
  * The algorithm part of a digest.
@@ -126,7 +133,7 @@ export const hex = (digest: Digest): string => digest.slice(digest.indexOf(":") 
  * @category constructors
  */
 export const compute = (data: Uint8Array | string, alg: Algorithm = "sha256"): Digest =>
-  `${alg}:${createHash(alg).update(data).digest("hex")}` as Digest
+  trusted(`${alg}:${createHash(alg).update(data).digest("hex")}`)
 
 /**
  * An incremental hasher: feed it chunks, then ask for the digest and the number of bytes seen.
@@ -155,7 +162,7 @@ export const hasher = (alg: Algorithm = "sha256"): Hasher => {
       size += chunk.byteLength
       hash.update(chunk)
     },
-    digest: () => (result ??= `${alg}:${hash.digest("hex")}` as Digest),
+    digest: () => (result ??= trusted(`${alg}:${hash.digest("hex")}`)),
     size: () => size
   }
 }

@@ -39,7 +39,7 @@ const rawClient = (url: string) =>
 
 /** The cache, built in the current scope (so a test can stop Redis underneath it). */
 const buildCache = (options: BlobCacheRedis.Options) =>
-  Layer.build(BlobCacheRedis.layerRedis(options)).pipe(Effect.map(Context.get(BlobCache)))
+  Layer.build(BlobCacheRedis.layer(options)).pipe(Effect.map(Context.get(BlobCache)))
 
 const errorCount = (operation: "get" | "set" | "clear") =>
   Metric.value(Metric.tagged(BlobCacheRedis.errors, "operation", operation)).pipe(Effect.map((state) => state.count))
@@ -59,7 +59,7 @@ const untilHit = (cache: BlobCache["Type"], d: BlobDescriptor) =>
 RedisServer.describeWithRedis("BlobCacheRedis", () => {
   const server = RedisServer.shared()
 
-  conformance("redis", () => BlobCacheRedis.layerRedis({ url: server().url, prefix: `effect-oci-test:${runId}:c:` }))
+  conformance("redis", () => BlobCacheRedis.layer({ url: server().url, prefix: `effect-oci-test:${runId}:c:` }))
 
   describe("key layout", () => {
     it.scopedLive("stores the global hash, the repository set and hash, and the reverse index", () =>
@@ -227,7 +227,7 @@ RedisServer.describeWithRedis("BlobCacheRedis", () => {
   })
 
   describe("configuration", () => {
-    it.scopedLive("layerRedisConfig reads the URL, prefix and TTL", () =>
+    it.scopedLive("layerConfig reads the URL, prefix and TTL", () =>
       Effect.gen(function*() {
         const prefix = freshPrefix()
         const redis = yield* rawClient(server().url)
@@ -240,7 +240,7 @@ RedisServer.describeWithRedis("BlobCacheRedis", () => {
             ["OCI_CACHE_REDIS_TIMEOUT", "200 millis"]
           ])
         )
-        const cache = yield* Layer.build(BlobCacheRedis.layerRedisConfig).pipe(
+        const cache = yield* Layer.build(BlobCacheRedis.layerConfig).pipe(
           Effect.map(Context.get(BlobCache)),
           Effect.withConfigProvider(provider)
         )
@@ -254,10 +254,10 @@ RedisServer.describeWithRedis("BlobCacheRedis", () => {
       Effect.gen(function*() {
         const provider = ConfigProvider.fromMap(new Map([["OCI_CACHE_REDIS_URL", "http://user:hunter2@cache:6379"]]))
         const fromConfig = yield* Effect.exit(
-          Layer.build(BlobCacheRedis.layerRedisConfig).pipe(Effect.scoped, Effect.withConfigProvider(provider))
+          Layer.build(BlobCacheRedis.layerConfig).pipe(Effect.scoped, Effect.withConfigProvider(provider))
         )
         const fromOptions = yield* Effect.exit(
-          Layer.build(BlobCacheRedis.layerRedis({ url: Redacted.make("redis://:hunter2@cache/not-a-db") })).pipe(
+          Layer.build(BlobCacheRedis.layer({ url: Redacted.make("redis://:hunter2@cache/not-a-db") })).pipe(
             Effect.scoped
           )
         )

@@ -51,6 +51,14 @@ describe("Digest.parse", () => {
     const bad = decode("sha256:xyz")
     expect(Either.isLeft(bad) && String(bad.left)).toContain("invalid digest")
   })
+
+  it("is a Schema brand: Digest.make checks, and a plain string is no Digest to the type checker", () => {
+    expect(Digest.Digest.make(empty)).toBe(empty)
+    expect(() => Digest.Digest.make("sha256:xyz")).toThrow(/hex/)
+    // @ts-expect-error a string must be parsed (or made) into a Digest
+    const unchecked: Digest.Digest = "sha256:xyz"
+    expect(Digest.isDigest(unchecked)).toBe(false)
+  })
 })
 
 describe("Digest.compute", () => {

@@ -7,7 +7,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
-import type { Digest } from "../../Digest.js"
+import { type Digest, isDigest } from "../../Digest.js"
 import type { Storage } from "./storage.js"
 
 /**
@@ -133,8 +133,8 @@ export const make = (storage: Storage): Effect.Effect<Repositories> =>
     const lookup = (name: string, reference: string) => {
       const r = repos.get(name)
       if (r === undefined) return undefined
-      const digest = r.tags.get(reference) ?? (reference as Digest)
-      return r.manifests.get(digest)
+      const digest = r.tags.get(reference) ?? (isDigest(reference) ? reference : undefined)
+      return digest === undefined ? undefined : r.manifests.get(digest)
     }
 
     return {

@@ -50,7 +50,7 @@ export const isValidName = (name: string): boolean => name.length <= 255 && name
  */
 export const isValidTag = (tag: string): boolean => /^[\w][\w.-]{0,127}$/.test(tag)
 
-const patterns: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => Route]> = [
+const patterns: ReadonlyArray<readonly [RegExp, (m: ReadonlyArray<string | undefined>) => Route]> = [
   [/^(.+)\/tags\/list$/, (m) => ({ _tag: "Tags", name: m[1]! })],
   [/^(.+)\/manifests\/([^/]+)$/, (m) => ({ _tag: "Manifest", name: m[1]!, reference: m[2]! })],
   [/^(.+)\/referrers\/([^/]+)$/, (m) => ({ _tag: "Referrers", name: m[1]!, digest: m[2]! })],
@@ -82,7 +82,7 @@ export const parse = (path: string): Route | undefined => {
     if (m === null) continue
     const decoded = m.map((part) => (part === undefined ? undefined : decode(part)))
     if (decoded.some((part, i) => part === undefined && m[i] !== undefined)) return undefined
-    return make(decoded as unknown as RegExpExecArray)
+    return make(decoded)
   }
   return undefined
 }
