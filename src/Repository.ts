@@ -558,16 +558,6 @@ export interface Options {
 }
 
 
-const traced = <Args extends ReadonlyArray<unknown>, A, E>(
-  name: string,
-  f: (...args: Args) => Effect.Effect<A, E>
-) => (...args: Args): Effect.Effect<A, E> => Effect.withSpan(f(...args), `Repository.${name}`)
-
-const tracedStream = <Args extends ReadonlyArray<unknown>, A, E>(
-  name: string,
-  f: (...args: Args) => Stream.Stream<A, E>
-) => (...args: Args): Stream.Stream<A, E> => Stream.withSpan(f(...args), `Repository.${name}`)
-
 /**
  * Builds the Repository service from Auth, Transport and BlobCache.
  *
@@ -596,34 +586,43 @@ export const make = (options: Options = {}): Effect.Effect<Repository["Type"], n
         conflictRetries: options.referrersFallback?.conflictRetries ?? 5
       }
     }
+    // Every operation is a span named `Repository.<operation>`: Effect.fn for Effects, withSpan for Streams.
     return Repository.of({
-      manifestExists: traced("manifestExists", (ref, o) => Manifests.exists(ctx, ref, o)),
-      getManifest: traced("getManifest", (ref, o) => Manifests.get(ctx, ref, o)),
-      getManifestIfChanged: traced("getManifestIfChanged", (ref, etag, o) => Manifests.getIfChanged(ctx, ref, etag, o)),
-      getManifestForPlatform: traced("getManifestForPlatform", (ref, p, o) => Manifests.getForPlatform(ctx, ref, p, o)),
-      resolve: traced("resolve", (ref, o) => Manifests.resolve(ctx, ref, o)),
-      tags: tracedStream("tags", (repo, o) => Listing.tags(ctx, repo, o)),
-      tagsPage: traced("tagsPage", (repo, o) => Listing.tagsPage(ctx, repo, o)),
-      statBlob: traced("statBlob", (repo, digest) => Blobs.stat(ctx, repo, digest)),
-      getBlob: tracedStream("getBlob", (repo, digest, o) => Blobs.get(ctx, repo, digest, o)),
-      getBlobRange: tracedStream("getBlobRange", (repo, digest, range) => Blobs.read(ctx, repo, digest, range)),
-      catalog: tracedStream("catalog", (registry, o) => Listing.catalog(ctx, registry, o)),
-      catalogPage: traced("catalogPage", (registry, o) => Listing.catalogPage(ctx, registry, o)),
-      referrers: traced("referrers", (repo, subject, o) => Referrers.list(ctx, repo, subject, o)),
-      putBlob: (repo, body, o) => Effect.withSpan(Upload.putBlob(wctx, repo, body, o), "Repository.putBlob"),
-      mountBlob: traced("mountBlob", (repo, digest, from) => Upload.mountBlob(wctx, repo, digest, from)),
-      startUpload: traced("startUpload", (repo) => Upload.startUpload(wctx, repo)),
-      uploadStatus: traced("uploadStatus", (repo, session) => Upload.uploadStatus(wctx, repo, session)),
+      manifestExists: Effect.fn("Repository.manifestExists")((ref, o) => Manifests.exists(ctx, ref, o)),
+      getManifest: Effect.fn("Repository.getManifest")((ref, o) => Manifests.get(ctx, ref, o)),
+      getManifestIfChanged: Effect.fn("Repository.getManifestIfChanged")((ref, etag, o) =>
+        Manifests.getIfChanged(ctx, ref, etag, o)
+      ),
+      getManifestForPlatform: Effect.fn("Repository.getManifestForPlatform")((ref, p, o) =>
+        Manifests.getForPlatform(ctx, ref, p, o)
+      ),
+      resolve: Effect.fn("Repository.resolve")((ref, o) => Manifests.resolve(ctx, ref, o)),
+      tags: (repo, o) => Listing.tags(ctx, repo, o).pipe(Stream.withSpan("Repository.tags")),
+      tagsPage: Effect.fn("Repository.tagsPage")((repo, o) => Listing.tagsPage(ctx, repo, o)),
+      statBlob: Effect.fn("Repository.statBlob")((repo, digest) => Blobs.stat(ctx, repo, digest)),
+      getBlob: (repo, digest, o) => Blobs.get(ctx, repo, digest, o).pipe(Stream.withSpan("Repository.getBlob")),
+      getBlobRange: (repo, digest, range) =>
+        Blobs.read(ctx, repo, digest, range).pipe(Stream.withSpan("Repository.getBlobRange")),
+      catalog: (registry, o) => Listing.catalog(ctx, registry, o).pipe(Stream.withSpan("Repository.catalog")),
+      catalogPage: Effect.fn("Repository.catalogPage")((registry, o) => Listing.catalogPage(ctx, registry, o)),
+      referrers: Effect.fn("Repository.referrers")((repo, subject, o) => Referrers.list(ctx, repo, subject, o)),
+      // Generic in the body's error and context, which Effect.fn would not keep: spanned by hand.
+      putBlob: (repo, body, o) => Upload.putBlob(wctx, repo, body, o).pipe(Effect.withSpan("Repository.putBlob")),
+      mountBlob: Effect.fn("Repository.mountBlob")((repo, digest, from) => Upload.mountBlob(wctx, repo, digest, from)),
+      startUpload: Effect.fn("Repository.startUpload")((repo) => Upload.startUpload(wctx, repo)),
+      uploadStatus: Effect.fn("Repository.uploadStatus")((repo, session) => Upload.uploadStatus(wctx, repo, session)),
       resumeUpload: (repo, session, body, o) =>
-        Effect.withSpan(Upload.resumeUpload(wctx, repo, session, body, o ?? {}), "Repository.resumeUpload"),
-      appendUpload: traced("appendUpload", (repo, session, bytes) => Upload.appendUpload(wctx, repo, session, bytes)),
-      commitUpload: traced("commitUpload", (repo, session, o) => Upload.commitUpload(wctx, repo, session, o)),
-      cancelUpload: traced("cancelUpload", (repo, session) => Upload.cancelUpload(wctx, repo, session)),
-      putManifest: traced("putManifest", (ref, manifest) => Writes.putManifest(wctx, ref, manifest)),
-      deleteManifest: traced("deleteManifest", (ref) => Writes.deleteManifest(wctx, ref)),
-      deleteBlob: traced("deleteBlob", (repo, digest) => Writes.deleteBlob(wctx, repo, digest)),
-      tag: traced("tag", (source, newTag) => Writes.tag(wctx, source, newTag)),
-      untag: traced("untag", (ref) => Writes.untag(wctx, ref))
+        Upload.resumeUpload(wctx, repo, session, body, o ?? {}).pipe(Effect.withSpan("Repository.resumeUpload")),
+      appendUpload: Effect.fn("Repository.appendUpload")((repo, session, bytes) =>
+        Upload.appendUpload(wctx, repo, session, bytes)
+      ),
+      commitUpload: Effect.fn("Repository.commitUpload")((repo, session, o) => Upload.commitUpload(wctx, repo, session, o)),
+      cancelUpload: Effect.fn("Repository.cancelUpload")((repo, session) => Upload.cancelUpload(wctx, repo, session)),
+      putManifest: Effect.fn("Repository.putManifest")((ref, manifest) => Writes.putManifest(wctx, ref, manifest)),
+      deleteManifest: Effect.fn("Repository.deleteManifest")((ref) => Writes.deleteManifest(wctx, ref)),
+      deleteBlob: Effect.fn("Repository.deleteBlob")((repo, digest) => Writes.deleteBlob(wctx, repo, digest)),
+      tag: Effect.fn("Repository.tag")((source, newTag) => Writes.tag(wctx, source, newTag)),
+      untag: Effect.fn("Repository.untag")((ref) => Writes.untag(wctx, ref))
     })
   })
 

@@ -5,10 +5,13 @@ import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as Digest from "../src/Digest.js"
 import * as Metrics from "../src/Metrics.js"
+import * as Repository from "../src/Repository.js"
 import * as Transport from "../src/Transport.js"
 import * as FakeHttp from "./support/FakeHttp.js"
 import * as RecordingTracer from "./support/RecordingTracer.js"
+import { ref, setup } from "./support/RepositoryFixture.js"
 
 const blobPath = `/v2/team/app/blobs/sha256:${"a".repeat(64)}`
 
@@ -54,5 +57,26 @@ describe("request spans and metrics", () => {
     ["/token", "<external>"]
   ])("route template of %s is %s", (path, template) => {
     expect(Metrics.routeTemplate(path)).toBe(template)
+  })
+})
+
+describe("Repository spans", () => {
+  it.effect("each operation is one span named Repository.<operation>, parent of its authenticated requests", () => {
+    const { spans, tracer } = RecordingTracer.make()
+    const t = setup((request) =>
+      request.url.pathname.endsWith("/tags/list")
+        ? FakeHttp.json(200, { name: "team/app", tags: ["v1"] })
+        : FakeHttp.errorBody(404, "MANIFEST_UNKNOWN", "manifest unknown")
+    )
+    return Effect.gen(function*() {
+      const repo = yield* Repository.Repository
+      yield* Effect.flip(repo.getManifest(ref(":v1")))
+      yield* Stream.runDrain(repo.tags(ref()))
+      yield* Effect.flip(repo.statBlob(ref(), Digest.compute("x")))
+      const names = spans.map((s) => s.name).filter((n) => n.startsWith("Repository."))
+      expect(names).toEqual(["Repository.getManifest", "Repository.tags", "Repository.statBlob"])
+      const auth = spans.filter((s) => s.name === "Auth.execute")
+      expect(auth.map((s) => s.parentName)).toEqual(["Repository.getManifest", "Repository.tags", "Repository.statBlob"])
+    }).pipe(Effect.provide(t.layer), Effect.withTracer(tracer))
   })
 })
