@@ -18,6 +18,7 @@ import * as Scopes from "./authScope.js"
 import { readBoundedText } from "./body.js"
 import * as Challenges from "./challenge.js"
 import { basicAuthorization, makeFetchToken, makeRefreshTokens, type Token, type TokenFailure } from "./token.js"
+import { withEntry, withoutEntry } from "./maps.js"
 import * as TokenCache from "./tokenCache.js"
 
 /** The service shape (mirrors the `Auth` tag). @internal */
@@ -84,7 +85,7 @@ export const make = (
     const credentialMemo = yield* Ref.make(new Map<string, Credential>())
 
     const remember = <V>(ref: Ref.Ref<Map<string, V>>, key: string, value: V) =>
-      Ref.update(ref, (m) => new Map(m).set(key, value))
+      Ref.update(ref, (m) => withEntry(m, key, value))
 
     const credentialFor = (registry: string): Effect.Effect<Credential, CredentialsError> =>
       Effect.flatMap(Ref.get(credentialMemo), (memo) => {
@@ -94,12 +95,7 @@ export const make = (
           : Effect.tap(credentials.get(registry), (c) => remember(credentialMemo, registry, c))
       })
 
-    const forget = (registry: string) =>
-      Ref.update(credentialMemo, (m) => {
-        const next = new Map(m)
-        next.delete(registry)
-        return next
-      })
+    const forget = (registry: string) => Ref.update(credentialMemo, (m) => withoutEntry(m, registry))
 
     /** The `Authorization` for a request given the endpoint's challenges, or undefined if we have none to offer. */
     const authorise = (
@@ -195,7 +191,7 @@ export const make = (
         // remember only what the registry asks beyond the request (usually nothing), for next time
         const asked = Scopes.parseAll(bearer?.params.scope)
         if (Scopes.key([...scopesUsed, ...asked]) !== Scopes.key(scopesUsed)) {
-          yield* Ref.update(extraScopes, (m) => new Map(m).set(hintKey, Scopes.merge(m.get(hintKey) ?? [], asked)))
+          yield* Ref.update(extraScopes, (m) => withEntry(m, hintKey, Scopes.merge(m.get(hintKey) ?? [], asked)))
         }
         const scopes = yield* scopesNow
         if (authorization !== undefined) {

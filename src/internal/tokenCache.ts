@@ -14,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import * as SynchronizedRef from "effect/SynchronizedRef"
+import { withEntry, withoutEntry } from "./maps.js"
 import type { Token } from "./token.js"
 
 type Slot<E> =
@@ -38,10 +39,7 @@ export const make = <E>(): Effect.Effect<TokenCache<E>, never, Scope.Scope> =>
       SynchronizedRef.update(ref, (map) => {
         const slot = map.get(key)
         if (slot?._tag !== "Pending" || slot.deferred !== deferred) return map
-        const next = new Map(map)
-        if (Exit.isSuccess(exit)) next.set(key, { _tag: "Ready", token: exit.value })
-        else next.delete(key)
-        return next
+        return Exit.isSuccess(exit) ? withEntry(map, key, { _tag: "Ready", token: exit.value }) : withoutEntry(map, key)
       }).pipe(Effect.zipRight(Deferred.done(deferred, exit)))
 
     const get = (key: string, fetch: Effect.Effect<Token, E>): Effect.Effect<Token, E> =>
@@ -68,10 +66,7 @@ export const make = <E>(): Effect.Effect<TokenCache<E>, never, Scope.Scope> =>
     const invalidate = (key: string, token: Token) =>
       SynchronizedRef.update(ref, (map) => {
         const slot = map.get(key)
-        if (slot?._tag !== "Ready" || slot.token !== token) return map
-        const next = new Map(map)
-        next.delete(key)
-        return next
+        return slot?._tag === "Ready" && slot.token === token ? withoutEntry(map, key) : map
       })
 
     return { get, invalidate } satisfies TokenCache<E>

@@ -34,6 +34,7 @@ import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
 import { concat, readAhead, readFailure } from "./body.js"
 import * as ContentEncoding from "./contentEncoding.js"
+import { withEntry } from "./maps.js"
 import type { Response } from "../Transport.js"
 
 const decoder = new TextDecoder()
@@ -260,10 +261,7 @@ export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, ba
     Effect.flatMap(Clock.currentTimeMillis, (now) =>
       Ref.update(backoff, (map) => {
         const until = now + millis
-        if ((map.get(host) ?? 0) >= until) return map
-        const next = new Map(map)
-        next.set(host, until)
-        return next
+        return (map.get(host) ?? 0) >= until ? map : withEntry(map, host, until)
       }))
 
   const transportError = (request: HttpClientRequest.HttpClientRequest, error: HttpClientError.HttpClientError) =>

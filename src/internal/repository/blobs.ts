@@ -18,10 +18,9 @@ import * as BlobCache from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
 import * as Metrics from "../../Metrics.js"
 import * as Transport from "../../Transport.js"
-import { BlobUnknown, InvalidResponse, safeUrl } from "../../RegistryError.js"
-import { type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
+import { InvalidResponse, safeUrl } from "../../RegistryError.js"
+import { blobUnknown, type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 
-const blobUnknown = () => new BlobUnknown({ status: 404, message: "blob unknown to registry", errors: [] })
 
 const blobUrl = (ctx: Context, target: Target, digest: Digest.Digest) => repoUrl(ctx, target, `blobs/${digest}`)
 

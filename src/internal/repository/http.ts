@@ -15,7 +15,11 @@ import * as Stream from "effect/Stream"
 import type { Auth, AuthFailure, Scope } from "../../Auth.js"
 import type { BlobCache } from "../../BlobCache.js"
 import {
+  BlobUnknown,
+  codes,
   InvalidResponse,
+  ManifestUnknown,
+  NameUnknown,
   safeUrl,
   serverText,
   withServerText,
@@ -75,6 +79,16 @@ export const refusal = (
         ? withServerText(onNotFound(), serverText(decoded.body))
         : decoded
     ))
+
+/** The error of a 404 that came without an error body: the registry's usual message. @internal */
+export const manifestUnknown = (): ManifestUnknown =>
+  new ManifestUnknown({ status: 404, message: codes.MANIFEST_UNKNOWN.message, errors: [] })
+/** @internal */
+export const blobUnknown = (): BlobUnknown =>
+  new BlobUnknown({ status: 404, message: codes.BLOB_UNKNOWN.message, errors: [] })
+/** @internal */
+export const nameUnknown = (): NameUnknown =>
+  new NameUnknown({ status: 404, message: codes.NAME_UNKNOWN.message, errors: [] })
 
 /** Whether a status is a success (2xx). @internal */
 export const isSuccess = (status: number): boolean => status >= 200 && status < 300

@@ -8,7 +8,20 @@ import * as Schema from "effect/Schema"
 import { catalogScope, pullScope, type Scope } from "../../Auth.js"
 import { BodyTooLarge, InvalidResponse, NameUnknown, safeUrl } from "../../RegistryError.js"
 import { readBoundedText } from "../body.js"
-import { type Context, get, isSuccess, nextLink, type Page, paginate, refusal, repoUrl, send, type Target, withPaging } from "./http.js"
+import {
+  type Context,
+  get,
+  isSuccess,
+  nameUnknown,
+  nextLink,
+  type Page,
+  paginate,
+  refusal,
+  repoUrl,
+  send,
+  type Target,
+  withPaging
+} from "./http.js"
 
 /** Paging options: `n` entries per page, starting after `last`. @internal */
 export interface PageOptions {
@@ -41,7 +54,6 @@ const fetchPage = <A>(
     return { items: items(body) ?? [], next: nextLink(response.headers["link"], url) } satisfies Page<string>
   })
 
-const nameUnknown = () => new NameUnknown({ status: 404, message: "repository name not known to registry", errors: [] })
 
 /** One page of tags. @internal */
 export const tagsPage = (ctx: Context, target: Target, options: PageOptions = {}) =>

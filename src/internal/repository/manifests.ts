@@ -15,9 +15,9 @@ import * as Digest from "../../Digest.js"
 import * as Manifest from "../../Manifest.js"
 import * as MediaType from "../../MediaType.js"
 import * as Reference from "../../Reference.js"
-import { DigestMismatch, ManifestUnknown } from "../../RegistryError.js"
+import { DigestMismatch } from "../../RegistryError.js"
 import { UnsupportedMediaType } from "../manifestSchema.js"
-import { type Context, isSuccess, refusal, repoUrl, send } from "./http.js"
+import { type Context, isSuccess, manifestUnknown, refusal, repoUrl, send } from "./http.js"
 
 /** Options of a manifest read. @internal */
 export interface ReadOptions {
@@ -38,7 +38,6 @@ const manifestRequest = (ctx: Context, ref: Reference.Reference, method: "GET" |
     HttpClientRequest.setHeader("accept", (options.accept ?? MediaType.defaultAccept).join(", "))
   )
 
-const manifestUnknown = () => new ManifestUnknown({ status: 404, message: "manifest unknown", errors: [] })
 
 /**
  * Checks the received manifest against `Docker-Content-Digest` (in the header's algorithm) when

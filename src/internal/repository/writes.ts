@@ -13,15 +13,13 @@ import * as Digest from "../../Digest.js"
 import * as Manifest from "../../Manifest.js"
 import * as Reference from "../../Reference.js"
 import {
-  BlobUnknown,
   DigestMismatch,
   InvalidReference,
-  ManifestUnknown,
   Unsupported,
   type UnexpectedStatus,
   type WireError
 } from "../../RegistryError.js"
-import { isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
+import { blobUnknown, isSuccess, manifestUnknown, refusal, repoUrl, send, type Target } from "./http.js"
 import * as Manifests from "./manifests.js"
 import { addReferrer, type ManifestWriteContext, removeReferrer } from "./referrersPush.js"
 import { checkDigestHeader, discard } from "./uploadSession.js"
@@ -30,9 +28,6 @@ import { checkDigestHeader, discard } from "./uploadSession.js"
 export type ManifestInput = Manifest.Decoded | { readonly bytes: Uint8Array; readonly mediaType: string }
 
 const deleteScope = (target: Target) => [repositoryScope(target.repository, "delete")]
-
-const manifestUnknown = () => new ManifestUnknown({ status: 404, message: "manifest unknown", errors: [] })
-const blobUnknown = () => new BlobUnknown({ status: 404, message: "blob unknown to registry", errors: [] })
 
 /**
  * `PUT /v2/<name>/manifests/<tag or digest>` with `Content-Type` = the media type, exactly. The
