@@ -294,6 +294,21 @@ describe("effect-oci against the embedded registry", () => {
         expect(requests.some((r) => r.query["artifactType"] === "application/x-secret-filter")).toBe(true)
       }))
 
+    it.effect("--plain-http and --insecure-registry HOST speak http to a host that is not loopback", () =>
+      Effect.gen(function*() {
+        const registry = yield* TestRegistry.TestRegistry
+        yield* seedImage(registry, "cli/plain", { tag: "v1" })
+        // 0.0.0.0 reaches the registry on 127.0.0.1, but is no loopback name: https unless told
+        const host = registry.host.replace("127.0.0.1", "0.0.0.0")
+        const https = yield* cli(["--retry-times", "0", "ls", `${host}/cli/plain`])
+        expect(https.code).toBe(5)
+        expect(https.stderr).toContain(`https://${host}/v2/`)
+        const plain = yield* cli(["--plain-http", "ls", `${host}/cli/plain`])
+        expect(plain).toMatchObject({ code: 0, out: "v1\n" })
+        const insecure = yield* cli(["--insecure-registry", host, "ls", `${host}/cli/plain`])
+        expect(insecure).toMatchObject({ code: 0, out: "v1\n" })
+      }))
+
     it.effect("not found exits 3; unauthorized 4; a 503 after retries 5; a server error 1", () =>
       Effect.gen(function*() {
         const registry = yield* TestRegistry.TestRegistry
