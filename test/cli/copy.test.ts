@@ -78,13 +78,20 @@ layer(TestRegistry.layer(), { excludeTestServices: true })("cp, pull, push", (it
     Effect.gen(function*() {
       const registry = yield* TestRegistry.TestRegistry
       const image = yield* seedImage(registry, "progress/src", { tag: "v1", layers: [10, 20, 30, 40] })
-      const run = yield* cli(["cp", `${registry.host}/progress/src:v1`, `docker://${registry.host}/progress/dst:v1`])
-      expect(run.code).toBe(0)
-      expect(run.out).toBe(`${image.digest}\n`)
+      const dir = Path.join(sandbox().dir, "progress")
+      const pulled = yield* cli(["pull", `${registry.host}/progress/src:v1`, dir])
+      expect(pulled.code).toBe(0)
+      expect(pulled.out).toBe(`${image.digest}\n`)
       for (const blob of [image.config, ...image.layers]) {
-        expect(run.stderr).toMatch(new RegExp(`^blob ${short(blob.digest)} (done|mounted|skipped)`, "m"))
+        expect(pulled.stderr).toMatch(new RegExp(`^blob ${short(blob.digest)} done \\(${blob.size} B\\)$`, "m"))
       }
-      expect(run.stderr).toMatch(new RegExp(`^manifest ${short(image.digest)} done \\(tag v1\\)`, "m"))
+      expect(pulled.stderr).toMatch(new RegExp(`^manifest ${short(image.digest)} done \\(tag v1\\)$`, "m"))
+      // within one registry every blob is mounted, and says so
+      const copied = yield* cli(["cp", `${registry.host}/progress/src:v1`, `docker://${registry.host}/progress/dst:v1`])
+      expect(copied.out).toBe(`${image.digest}\n`)
+      for (const blob of [image.config, ...image.layers]) {
+        expect(copied.stderr).toMatch(new RegExp(`^blob ${short(blob.digest)} mounted from progress/src`, "m"))
+      }
     }))
 
   it.effect("-q and --json: nothing on stderr", () =>

@@ -99,6 +99,20 @@ describe("effect-oci serve", () => {
       expect((yield* cli(["ls", `${host}/any/repo`])).code).toBe(4)
     }))
 
+  it.scoped("--plain-http: a token realm on plain http is accepted for a host that is not loopback", () =>
+    Effect.gen(function*() {
+      const { host } = yield* serve(["--auth", "token", "--user", "ann:pw-1"])
+      // 0.0.0.0 reaches the server but is no loopback name; its token realm is http://0.0.0.0:…/token
+      const other = host.replace("127.0.0.1", "0.0.0.0")
+      const box = sandbox()
+      const login = yield* cli(["--plain-http", "login", other, "-u", "ann", "--password-stdin"], {
+        input: "pw-1",
+        sandbox: box
+      })
+      expect(login.code).toBe(0)
+      expect((yield* cli(["--plain-http", "--json", "catalog", other], { sandbox: box })).code).toBe(0)
+    }))
+
   it.effect("--auth without --user is a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const run = yield* cli(["serve", "--port", "0", "--auth", "token"])
