@@ -4,11 +4,12 @@
  */
 import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as MediaType from "../../src/MediaType.js"
 import * as TestRegistry from "../../src/testing/index.js"
-import { cli, digestOf, json, sandbox, seedImage, seedIndex } from "./support.js"
+import { cli, cliPath, digestOf, json, sandbox, seedImage, seedIndex } from "./support.js"
 
 const pkg = JSON.parse(Fs.readFileSync(Path.join(__dirname, "../../package.json"), "utf8")) as { version: string }
 
@@ -41,6 +42,13 @@ describe("effect-oci without a registry", () => {
         ) {
           expect(run.out).toMatch(new RegExp(`- ${verb}\\b`))
         }
+        // the bin prints the help it was built with: exactly what the parser renders
+        const rendered = ChildProcess.spawnSync(process.execPath, [Path.join(Path.dirname(cliPath()), "main.js"), "--help"], {
+          encoding: "utf8"
+        })
+        expect(rendered.status).toBe(0)
+        expect(run.out).toBe(rendered.stdout)
+        expect((yield* cli(["-h"])).out).toBe(rendered.stdout)
       }))
 
     it.effect("version prints package.json's version; --json as { version }", () =>
