@@ -105,6 +105,7 @@ integrationSuite("upload recovery against registry 2.8 through a cutting proxy",
           expect(seen.filter((r) => r.fault !== undefined)).toHaveLength(1)
           const left = sessionsLeft(registry, repository)
           const refusedDeletes = seen.filter((r) => r.method === "DELETE" && r.status === 404).map((r) => sessionId(r.path))
+          yield* Effect.logDebug(`${name}/${strategy}: ${left.length} session(s) left, ${refusedDeletes.length} DELETE(s) refused`)
           if (action._tag === "Cut" && action.afterBodyBytes > 0) {
             // at most the session holding the partial chunk, which the client tried to delete
             expect(left.length).toBeLessThanOrEqual(1)
