@@ -786,6 +786,31 @@ describe("streamed", () => {
     }).pipe(Effect.provide(w.layer))
   })
 
+  it.effect("without the digest, going on after a broken streamed PATCH re-reads from the last MiB checkpoint, not from 0", () => {
+    const MiB = 1024 * 1024
+    let cut = false
+    const w = world({
+      fault: (r) => {
+        if (r.method === "PATCH" && !cut) {
+          cut = true
+          return { accept: 2.5 * MiB, answer: "network-error" }
+        }
+        return undefined
+      }
+    })
+    const blob = randomBytes(3 * MiB + 1000)
+    const { body, opens } = reopenablePieces(blob, [100_000])
+    return Effect.gen(function*() {
+      const descriptor = yield* put(body, { strategy: "streamed" })
+      expect(descriptor.digest).toBe(Digest.compute(blob))
+      // opened at 0 for the PATCH, then at the checkpoint before the registry's 2.5 MiB
+      expect(opens).toEqual([0, 2 * MiB])
+      expect(ranges(w.patches())).toEqual([undefined, `${2.5 * MiB}-${blob.byteLength - 1}`])
+      // (digests, not a deep comparison of megabytes)
+      expect(Digest.compute(w.blobs.get(Digest.compute(blob))!)).toBe(Digest.compute(blob))
+    }).pipe(Effect.provide(w.layer))
+  })
+
   it.effect("a streamed PATCH that failed part-way goes on in chunks from the registry's offset", () => {
     let cut = false
     const w = world({

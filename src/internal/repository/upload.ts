@@ -25,6 +25,7 @@ import * as Blobs from "./blobs.js"
 import type { Target } from "./http.js"
 import { type Source, toSource, type UploadBody } from "./uploadBody.js"
 import * as Session from "./uploadSession.js"
+import * as Checkpoints from "./hashCheckpoints.js"
 import * as Engine from "./uploadEngine.js"
 import { cancelQuietly, isRecoverable, type Progress } from "./uploadEngine.js"
 import type { UploadContext, UploadSession } from "./uploadSession.js"
@@ -172,11 +173,12 @@ const streamed = <E, R>(
 ) =>
   Effect.gen(function*() {
     const algorithm = plan.digest === undefined ? "sha256" : Digest.algorithm(plan.digest)
-    let hasher = Digest.hasher(algorithm)
+    // with checkpoints: going on in chunks without the digest re-reads from the last one, not from 0
+    let hasher = Checkpoints.make(algorithm)
     const { failed, stream } = yield* watchBody(plan.source.open(0, "the streamed PATCH was sent again"))
     // a resend runs the body again: hash each run from the start
     const hashed = Stream.suspend(() => {
-      hasher = Digest.hasher(algorithm)
+      hasher = Checkpoints.make(algorithm)
       return Stream.mapChunks(stream, (chunk) => {
         for (const bytes of chunk) hasher.update(bytes)
         return chunk
@@ -200,6 +202,7 @@ const streamed = <E, R>(
         if (yield* commitOnce(ctx, target, progress, engine, digest)) return { digest, size: hasher.size() }
       }
     }
+    engine.seed(hasher)
     yield* Effect.logDebug("streamed upload incomplete: continuing in chunks").pipe(
       Effect.annotateLogs({ registryOffset: progress.session.offset })
     )

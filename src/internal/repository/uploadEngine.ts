@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import * as Digest from "../../Digest.js"
 import { type BodyNotReplayable, InvalidResponse, safeUrl, SizeMismatch } from "../../RegistryError.js"
 import { concat } from "../body.js"
+import * as Checkpoints from "./hashCheckpoints.js"
 import type { Target } from "./http.js"
 import type { Source } from "./uploadBody.js"
 import * as Session from "./uploadSession.js"
@@ -106,6 +107,8 @@ export const make = <E, R>(ctx: UploadContext, target: Target, progress: Progres
     /** The digest and size once known (given, or learned from a reading of the whole body). */
     let digest = plan.digest
     let total = plan.size
+    /** Checkpoints of a hash of the body from byte 0, left by a request that read it (streamed). */
+    let checkpoints: Checkpoints.Checkpointed | undefined
 
     const setSession = (session: UploadSession) =>
       Effect.suspend(() => {
@@ -221,6 +224,9 @@ export const make = <E, R>(ctx: UploadContext, target: Target, progress: Progres
         }
         if (hashed !== undefined && hashed.at !== start) {
           hashed = digest === undefined && hashed.at < start ? hashed : undefined
+        }
+        if (hashed === undefined && plan.bodyOffset === 0 && start > 0 && digest === undefined) {
+          hashed = checkpoints?.resumeAt(start)
         }
         if (hashed === undefined && plan.bodyOffset === 0 && (start === 0 || digest === undefined)) {
           hashed = { hasher: Digest.hasher(algorithm), at: 0 }
@@ -344,7 +350,12 @@ export const make = <E, R>(ctx: UploadContext, target: Target, progress: Progres
       total = size
     }
 
-    return { recover, locate: reach("resume", false), send, setSession, learn }
+    /** Keeps the checkpoints of a hash of the body from byte 0 (a streamed request's). */
+    const seed = (hasher: Checkpoints.Checkpointed) => {
+      checkpoints = hasher
+    }
+
+    return { recover, locate: reach("resume", false), send, setSession, learn, seed }
   })
 
 /** What the engine's requests can fail with, besides the body's own error. @internal */
