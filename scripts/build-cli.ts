@@ -39,7 +39,9 @@ export const buildCli = async (outdir: string = defaultOutdir): Promise<string> 
       js: "#!/usr/bin/env node\nimport { createRequire as __createRequire } from \"node:module\";\n" +
         "const require = __createRequire(import.meta.url);"
     },
-    define: { EFFECT_OCI_VERSION: JSON.stringify(pkg.version) }
+    define: { EFFECT_OCI_VERSION: JSON.stringify(pkg.version) },
+    // native addons (sync's SQLite state) load their .node file relative to themselves: not bundled
+    external: ["better-sqlite3"]
   })
   const main = Path.join(outdir, "main.js")
   Fs.chmodSync(main, 0o755)

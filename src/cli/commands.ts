@@ -15,6 +15,7 @@ import { config, digest, manifest } from "./manifest.js"
 import { referrers } from "./referrers.js"
 import { rm } from "./rm.js"
 import { serve } from "./serve.js"
+import { sync } from "./sync.js"
 import { tag } from "./tag.js"
 import { version } from "./version.js"
 
@@ -32,6 +33,7 @@ export const commands = [
   tag,
   rm,
   referrers,
+  sync,
   login,
   logout,
   serve,

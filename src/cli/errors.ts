@@ -48,6 +48,7 @@ const byTag: Readonly<Record<string, number>> = {
   InvalidReference: ExitCode.usage,
   InvalidDigest: ExitCode.usage,
   InvalidPlatform: ExitCode.usage,
+  SyncConfigError: ExitCode.usage,
   CopyEndpointInvalid: ExitCode.usage,
   NameInvalid: ExitCode.usage,
   TagInvalid: ExitCode.usage,

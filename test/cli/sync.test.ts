@@ -1,0 +1,81 @@
+/**
+ * `effect-oci sync` and `sync status` as the built CLI runs them, against two embedded registries:
+ * a pass copies the selected tags and records them, a second pass copies nothing, `status` reports
+ * each tag (text and JSON), and bad configs and options exit 2 with one line.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as TestRegistry from "../../src/testing/index.js"
+import { cli, json, sandbox, seedImage } from "./support.js"
+
+describe("effect-oci sync", () => {
+  it.scopedLive("mirrors, records, copies nothing the second time, and reports status", () =>
+    Effect.gen(function*() {
+      const source = yield* TestRegistry.make()
+      const destination = yield* TestRegistry.make()
+      const box = sandbox()
+      const images = new Map<string, string>()
+      for (const repository of ["team/a", "team/b"]) {
+        for (const tag of ["v1.0.0", "v2.0.0", "dev"]) {
+          images.set(`${repository}:${tag}`, (yield* seedImage(source, repository, { tag, seed: `${repository}:${tag}` })).digest)
+        }
+      }
+      const config = Path.join(box.dir, "sync.yaml")
+      Fs.writeFileSync(
+        config,
+        `mappings:\n  - from: docker://${source.host}/team/*\n    to: docker://${destination.host}/mirror\n` +
+          `    tags: { semver: ">=1.0.0" }\n`
+      )
+      const state = Path.join(box.dir, "state.db")
+
+      const first = yield* cli(["sync", config, "--state", state], { sandbox: box })
+      expect(first.stderr).toBe("")
+      expect(first.code).toBe(0)
+      expect(first.out).toContain("4 copied, 0 up to date, 0 failed")
+      for (const repository of ["a", "b"]) {
+        expect(yield* destination.hasManifest(`mirror/${repository}`, images.get(`team/${repository}:v2.0.0`)!)).toBe(true)
+        expect(yield* destination.hasManifest(`mirror/${repository}`, "dev")).toBe(false)
+      }
+
+      const second = yield* cli(["--json", "sync", config, "--state", state], { sandbox: box })
+      expect(second.code).toBe(0)
+      expect(json(second).total).toMatchObject({ checked: 4, copied: 0, unchanged: 4, failed: 0 })
+
+      const status = yield* cli(["sync", "status", "--state", state, "--json"], { sandbox: box })
+      expect(status.code).toBe(0)
+      const rows = json(status).tags as ReadonlyArray<{ source: string; tag: string; state: string; sourceDigest: string; destinationDigest: string }>
+      expect(rows.map((r) => `${r.source}:${r.tag}`).sort()).toEqual(
+        ["a:v1.0.0", "a:v2.0.0", "b:v1.0.0", "b:v2.0.0"].map((t) => `${source.host}/team/${t}`)
+      )
+      for (const row of rows) {
+        expect(row.state).toBe("copied")
+        expect(row.sourceDigest).toBe(images.get(`${row.source.slice(source.host.length + 1)}:${row.tag}`))
+        expect(row.destinationDigest).toBe(row.sourceDigest)
+      }
+      const text = yield* cli(["sync", "status", "--state", state], { sandbox: box })
+      expect(text.out.trim().split("\n")).toHaveLength(4)
+      expect(text.out).toContain(`${source.host}/team/a:v1.0.0 -> ${destination.host}/mirror/a  copied  `)
+    }), { timeout: 120_000 })
+
+  it.effect("bad configs and options exit 2 with one line", () =>
+    Effect.gen(function*() {
+      const box = sandbox()
+      const config = Path.join(box.dir, "bad.yaml")
+      Fs.writeFileSync(config, "mappings:\n  - from: docker://127.0.0.1:1/a\n    to: docker://127.0.0.1:1/b\n    tagz: 1\n")
+      const bad = yield* cli(["sync", config, "--state", Path.join(box.dir, "s.db")], { sandbox: box })
+      expect(bad.code).toBe(2)
+      expect(bad.stderr).toBe(`effect-oci: sync ${config}: ${config}:4: mappings[0].tagz: unknown key\n`)
+      const noState = yield* cli(["sync", "status", "--state", Path.join(box.dir, "none.db")], { sandbox: box })
+      expect(noState.code).toBe(2)
+      expect(noState.stderr).toContain("no sync state at")
+      const good = Path.join(box.dir, "good.yaml")
+      Fs.writeFileSync(good, "mappings:\n  - from: docker://127.0.0.1:1/a\n    to: docker://127.0.0.1:1/b\n")
+      const watch = yield* cli(["sync", good, "--watch", "soon"], { sandbox: box })
+      expect(watch.code).toBe(2)
+      expect(watch.stderr).toContain("--watch soon: not an interval")
+      const noConfig = yield* cli(["sync"], { sandbox: box })
+      expect(noConfig.code).toBe(2)
+    }), { timeout: 120_000 })
+})
