@@ -10,6 +10,7 @@ import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as Sync from "../src/Sync.js"
 import * as Testing from "../src/testing/index.js"
+import * as Images from "./support/images.js"
 import { seedImage, singleLayer, stateLayer, tempDir } from "./support/syncFixture.js"
 
 const repositories = Array.from({ length: 20 }, (_, i) => `team/app${String(i).padStart(2, "0")}`)
@@ -97,6 +98,26 @@ describe("Sync in one process", () => {
       )
       expect(row).toMatchObject({ state: "copied", sourceDigest: changed, destinationDigest: changed })
     }), { timeout: 60_000 })
+
+  it.scopedLive("a tag the destination already holds is up to date: nothing is sent for it", () =>
+    Effect.gen(function*() {
+      const [source, destination] = yield* twoRegistries
+      const dir = yield* tempDir
+      yield* seedImage(source, "other/tool", "1.0")
+      yield* seedImage(source, "other/tool", "2.0")
+      // the destination already has 1.0 (same bytes, same digest) under the mirrored name
+      yield* Images.seed(destination, "mirror/tool", Images.image("other/tool:1.0", { layers: 1, layerSize: 2048 }), "1.0")
+      yield* destination.clearRequests
+      const config = yield* Sync.parseConfig(
+        `mappings: [{ from: "docker://${source.host}/other/tool", to: "docker://${destination.host}/mirror/tool" }]`
+      )
+      const summary = yield* Sync.run(config).pipe(provide(dir))
+      expect(summary.total).toMatchObject({ checked: 2, copied: 1, unchanged: 1, failed: 0 })
+      const w = yield* writes(destination)
+      expect(w.manifests).toBe(1)
+      const rows = yield* readStatus(dir)
+      expect(rows.map((r) => [r.tag, r.state])).toEqual([["1.0", "unchanged"], ["2.0", "copied"]])
+    }), { timeout: 30_000 })
 
   it.scopedLive("records a failed tag with its error and goes on with the others", () =>
     Effect.gen(function*() {

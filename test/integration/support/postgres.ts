@@ -9,14 +9,13 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import type * as Scope from "effect/Scope"
-import { findBinary } from "./binaries.js"
 import { type CommandFailed, daemon, type Daemon, run, tempDir } from "./processes.js"
 
 /** Where Debian installs the server programs (not on PATH). */
 export const binDir = "/usr/lib/postgresql/15/bin"
 
 /** Whether the server programs are installed. */
-export const installed = (): boolean => Fs.existsSync(Path.join(binDir, "initdb")) && findBinary("setpriv") !== undefined
+export const installed = (): boolean => Fs.existsSync(Path.join(binDir, "initdb"))
 
 /** A running server. */
 export interface Postgres {
