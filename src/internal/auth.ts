@@ -75,7 +75,6 @@ export const make = (
   Effect.gen(function*() {
     const transport = yield* Transport
     const credentials = yield* Credentials
-    const fetchToken = makeFetchToken({ transport, options, refreshTokens: yield* makeRefreshTokens })
     const tokens = yield* TokenCache.make<TokenFailure>()
     /** Challenges per endpoint (`scheme://host:port`); an empty list means "no auth needed". */
     const challenges = yield* Ref.make(new Map<string, ReadonlyArray<Challenges.Challenge>>())
@@ -94,6 +93,24 @@ export const make = (
           ? Effect.succeed(known)
           : Effect.tap(credentials.get(registry), (c) => remember(credentialMemo, registry, c))
       })
+
+    /**
+     * The server rotated a registry's identity token. This Auth already offers the new one (the
+     * token fetcher keeps it); the credential store keeps it for the next process. A store that
+     * cannot take it costs a warning, not the request.
+     */
+    const onRotated = (registry: string, credential: Credential) =>
+      credentials.writable
+        ? credentials.store(registry, credential).pipe(
+          Effect.catchAll((error) =>
+            Effect.logWarning("could not store the rotated refresh token").pipe(
+              Effect.annotateLogs({ registry, error: error.message })
+            )
+          )
+        )
+        : Effect.void
+
+    const fetchToken = makeFetchToken({ transport, options, refreshTokens: yield* makeRefreshTokens, onRotated })
 
     const forget = (registry: string) => Ref.update(credentialMemo, (m) => withoutEntry(m, registry))
 

@@ -21,12 +21,13 @@ import * as Ref from "effect/Ref"
 import * as Schema from "effect/Schema"
 import * as Metrics from "../Metrics.js"
 import type { AuthOptions, Scope } from "../Auth.js"
-import type { Credential } from "../Credentials.js"
+import { Credential } from "./credentialsModel.js"
 import { type BodyTooLarge, safeUrl, serverText } from "../RegistryError.js"
 import type { Transport, TransportFailure } from "../Transport.js"
 import { InsecureRealm, TokenError } from "./authError.js"
 import * as Scopes from "./authScope.js"
 import { readBoundedText } from "./body.js"
+import { withEntry, withoutEntry } from "./maps.js"
 
 /** Token responses larger than this are refused (a JWT is a few KiB). @internal */
 export const tokenBodyLimit = 64 * 1024
@@ -60,27 +61,56 @@ export interface TokenRequest {
   readonly credential: Credential
 }
 
+/**
+ * A refresh token a server gave us, with every earlier refresh token it replaced (an OAuth2 server
+ * may rotate them on each use and revoke the old ones). @internal
+ */
+export interface StoredRefresh {
+  readonly token: Redacted.Redacted<string>
+  readonly superseded: ReadonlyArray<string>
+}
+
 /** OAuth2 refresh tokens the servers gave us, per registry + realm + service, in memory. @internal */
 export interface RefreshTokens {
-  readonly get: (key: string) => Effect.Effect<Option.Option<Redacted.Redacted<string>>>
-  readonly set: (key: string, token: Redacted.Redacted<string>) => Effect.Effect<void>
+  readonly get: (key: string) => Effect.Effect<Option.Option<StoredRefresh>>
+  /** Keeps `token`; `replaced` is the refresh token it was given for, now dead. */
+  readonly set: (key: string, token: Redacted.Redacted<string>, replaced?: Redacted.Redacted<string>) => Effect.Effect<void>
   readonly remove: (key: string) => Effect.Effect<void>
 }
 
 /** @internal */
 export const makeRefreshTokens: Effect.Effect<RefreshTokens> = Effect.map(
-  Ref.make(new Map<string, Redacted.Redacted<string>>()),
+  Ref.make(new Map<string, StoredRefresh>()),
   (ref) => ({
     get: (key) => Effect.map(Ref.get(ref), (m) => Option.fromNullable(m.get(key))),
-    set: (key, token) => Ref.update(ref, (m) => new Map(m).set(key, token)),
-    remove: (key) =>
+    set: (key, token, replaced) =>
       Ref.update(ref, (m) => {
-        const next = new Map(m)
-        next.delete(key)
-        return next
-      })
+        const before = m.get(key)?.superseded ?? []
+        const superseded = replaced === undefined ? before : [...before, Redacted.value(replaced)]
+        return withEntry(m, key, { token, superseded })
+      }),
+    remove: (key) => Ref.update(ref, (m) => withoutEntry(m, key))
   })
 )
+
+/**
+ * The refresh token to use. A stored one wins, except over an identity token from the credential
+ * store that it did not replace: that one is newer (a fresh `docker login`), not a revoked one the
+ * store still holds because it could not be written back.
+ *
+ * @internal
+ */
+export const pickRefresh = (
+  credential: Credential,
+  stored: Option.Option<StoredRefresh>
+): Option.Option<Redacted.Redacted<string>> => {
+  if (credential._tag !== "IdentityToken") return Option.map(stored, (s) => s.token)
+  if (Option.isNone(stored)) return Option.some(credential.token)
+  const own = Redacted.value(credential.token)
+  return stored.value.superseded.includes(own) || Redacted.value(stored.value.token) === own
+    ? Option.some(stored.value.token)
+    : Option.some(credential.token)
+}
 
 /** The token response of both flows; unknown fields are ignored, `null`s tolerated. */
 const TokenResponse = Schema.Struct({
@@ -163,8 +193,13 @@ export const makeFetchToken = (deps: {
   readonly transport: Context.Tag.Service<Transport>
   readonly options: AuthOptions
   readonly refreshTokens: RefreshTokens
+  /**
+   * Called when the server replaced the identity token a registry's credential holds: the new
+   * credential is to be used from now on (and kept for the next process).
+   */
+  readonly onRotated: (registry: string, credential: Credential) => Effect.Effect<void>
 }) => {
-  const { options, refreshTokens, transport } = deps
+  const { onRotated, options, refreshTokens, transport } = deps
 
   /** Sends one token request and reads its (bounded) body. */
   const send = (request: HttpClientRequest.HttpClientRequest) =>
@@ -205,8 +240,7 @@ export const makeFetchToken = (deps: {
 
     const cred = req.credential
     const rKey = refreshKey(req.registry, realm.toString(), service)
-    const stored = yield* refreshTokens.get(rKey)
-    const refresh = cred._tag === "IdentityToken" ? Option.some(cred.token) : stored
+    const refresh = pickRefresh(cred, yield* refreshTokens.get(rKey))
     const secrets = secretsOf(cred, refresh)
     const fail = (status: number, body: string) =>
       new TokenError({ realm: realmText, status, reason: refusalReason(status, body, secrets) })
@@ -221,7 +255,7 @@ export const makeFetchToken = (deps: {
         authorization = basicAuthorization(cred.username, cred.password)
       } else if (cred._tag === "IdentityToken") {
         if (cred.username !== undefined) url.searchParams.append("account", cred.username)
-        authorization = basicAuthorization(cred.username ?? "", cred.token)
+        authorization = basicAuthorization(cred.username ?? "", Option.getOrElse(refresh, () => cred.token))
       }
       if (options.offlineToken) {
         url.searchParams.append("offline_token", "true")
@@ -258,9 +292,7 @@ export const makeFetchToken = (deps: {
         const { body, response } = yield* send(request)
         if (postFallbackStatuses.has(response.status)) {
           // a refresh token the server gave us earlier and now rejects is dead: stop offering it
-          if (grant === "refresh_token" && cred._tag !== "IdentityToken" && response.status <= 401) {
-            yield* refreshTokens.remove(rKey)
-          }
+          if (grant === "refresh_token" && response.status <= 401) yield* refreshTokens.remove(rKey)
           yield* Effect.logDebug("the token endpoint refused the OAuth2 POST; using GET").pipe(
             Effect.annotateLogs({ realm: realmText, status: response.status })
           )
@@ -280,10 +312,18 @@ export const makeFetchToken = (deps: {
     return yield* decodeToken({
       answer,
       realmText,
-      onRefreshToken: (token) =>
-        Option.isSome(refresh) && Redacted.value(refresh.value) === token
-          ? Effect.void
-          : refreshTokens.set(rKey, Redacted.make(token))
+      onRefreshToken: (token) => {
+        if (Option.isNone(refresh)) return refreshTokens.set(rKey, Redacted.make(token))
+        if (Redacted.value(refresh.value) === token) return Effect.void
+        // Rotated: the old one is dead. An identity token from the store is replaced there too.
+        const next = Redacted.make(token)
+        return Effect.zipRight(
+          refreshTokens.set(rKey, next, refresh.value),
+          cred._tag === "IdentityToken"
+            ? onRotated(req.registry, Credential.IdentityToken({ username: cred.username, token: next }))
+            : Effect.void
+        )
+      }
     })
   })
 }

@@ -9,7 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as Auth from "../../src/Auth.js"
-import { Credential, layerStatic } from "../../src/Credentials.js"
+import { Credential, type Credentials, layerStatic } from "../../src/Credentials.js"
 import { TransportError } from "../../src/RegistryError.js"
 import { type Response as TransportResponse, Transport } from "../../src/Transport.js"
 
@@ -74,13 +74,16 @@ export const makeTransport = (handler: Handler) => {
 }
 
 /** An Auth layer over a fake Transport and static credentials. */
-export const setup = (options: {
+export const setup = <E = never, R = never>(options: {
   readonly handler: Handler
   readonly credential?: Credential
+  /** A credential store to use instead of a static one holding `credential`. */
+  readonly credentials?: Layer.Layer<Credentials, E, R>
   readonly auth?: Partial<Auth.AuthOptions>
 }) => {
   const transport = makeTransport(options.handler)
-  const credentials = layerStatic(options.credential ? { [registry]: options.credential } : {})
+  const credentials: Layer.Layer<Credentials, E, R> = options.credentials ??
+    layerStatic(options.credential ? { [registry]: options.credential } : {})
   const layer = Auth.layerWith(options.auth ?? {}).pipe(Layer.provide(Layer.merge(transport.layer, credentials)))
   const tokenRequests = () => transport.requests.filter((r) => r.url.host === "auth.example")
   const registryRequests = () => transport.requests.filter((r) => r.url.host === registry)
