@@ -390,3 +390,26 @@ describe("token cache", () => {
     }).pipe(Effect.provide(t.layer))
   })
 })
+
+describe("the /v2/ ping before a request with a body", () => {
+  it.live("concurrent requests share one ping; a later one needs none", () => {
+    const t = setup({
+      credential: basic,
+      handler: world({ token: (_, n) => Effect.as(Effect.sleep("20 millis"), json(200, { token: `tok-${n}` })) })
+    })
+    const upload = (n: number) =>
+      execute(
+        HttpClientRequest.post(`${base}/v2/a/b/blobs/uploads/`).pipe(HttpClientRequest.bodyText(`chunk ${n}`)),
+        [Auth.pushScope("a/b")]
+      )
+    return Effect.gen(function*() {
+      const results = yield* Effect.all(Array.from({ length: 10 }, (_, n) => upload(n)), { concurrency: "unbounded" })
+      expect(results.every((r) => r.status === 200)).toBe(true)
+      yield* upload(10)
+      const pings = t.registryRequests().filter((r) => r.method === "GET" && r.url.pathname === "/v2/")
+      expect(pings).toHaveLength(1)
+      // Every upload went out once, with the token: the ping spared them a refused first attempt.
+      expect(t.registryRequests().filter((r) => r.method === "POST")).toHaveLength(11)
+    }).pipe(Effect.provide(t.layer))
+  })
+})

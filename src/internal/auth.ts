@@ -6,6 +6,7 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { Response as TransportResponse } from "../Transport.js"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as Ref from "effect/Ref"
@@ -143,7 +144,7 @@ export const make = (
       })
 
     /** Learns an endpoint's challenges with `GET /v2/` before a request whose body we must not send twice. */
-    const ping = (registry: string) =>
+    const pingOnce = (registry: string) =>
       Effect.gen(function*() {
         const url = `${transport.baseUrl(registry).replace(/\/+$/, "")}/v2/`
         const response = yield* transport.execute(HttpClientRequest.get(url))
@@ -155,6 +156,28 @@ export const make = (
           : []
         yield* remember(challenges, key, found)
       }).pipe(Effect.ignore)
+
+    /** Pings in flight, per registry: concurrent requests (a push's uploads) share one. */
+    const pings = yield* Ref.make(new Map<string, Deferred.Deferred<void>>())
+    const ping = (registry: string) =>
+      Effect.gen(function*() {
+        const mine = yield* Deferred.make<void>()
+        const running = yield* Ref.modify(pings, (m) => {
+          const other = m.get(registry)
+          return other !== undefined ? [other, m] : [undefined, new Map(m).set(registry, mine)]
+        })
+        if (running !== undefined) return yield* Deferred.await(running)
+        yield* pingOnce(registry).pipe(
+          Effect.ensuring(Effect.zipRight(
+            Ref.update(pings, (m) => {
+              const next = new Map(m)
+              next.delete(registry)
+              return next
+            }),
+            Deferred.succeed(mine, undefined)
+          ))
+        )
+      })
 
     const execute = Effect.fn("Auth.execute")(function*(
       registry: string,

@@ -5,7 +5,7 @@
  * @internal
  */
 import * as Headers from "@effect/platform/Headers"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
@@ -230,7 +230,11 @@ const isBodyError = (error: unknown): error is TransportError | RequestTimeout =
 export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 
 /** Builds the transport's `execute` and helpers. @internal */
-export const make = (client: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff) => {
+export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff) => {
+  // The client's own `http.client` spans record the full URL, its query and the `Location` header:
+  // pre-signed blob URLs, signature included. Each hop gets our span instead (see `sendOnce`),
+  // whose attributes are all safe.
+  const client = HttpClient.withTracerDisabledWhen(given, () => true)
   const listed = (hosts: ReadonlyArray<string>, host: string) =>
     hosts.some((h) => h.toLowerCase() === host || h.toLowerCase() === hostname(host))
 
