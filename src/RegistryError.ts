@@ -283,8 +283,17 @@ export class TransportError extends Schema.TaggedError<TransportError>()("Transp
   method: Schema.String,
   url: Schema.String,
   reason: Schema.String,
-  cause: Schema.optionalWith(Schema.Defect, { exact: true })
-}) {}
+  cause: Schema.optionalWith(Schema.Defect, { exact: true }),
+  /**
+   * True when trying again cannot help, so it is not retried: a TLS failure (an untrusted
+   * certificate, a port that does not speak TLS) or response headers over the client's limit.
+   */
+  permanent: Schema.optionalWith(Schema.Boolean, { exact: true })
+}) {
+  override get message(): string {
+    return `${this.method} ${this.url}: ${this.reason}`
+  }
+}
 
 /**
  * A timeout fired: `phase` is `"headers"` (connect + response headers) or `"body"` (no bytes

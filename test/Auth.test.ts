@@ -413,3 +413,18 @@ describe("the /v2/ ping before a request with a body", () => {
     }).pipe(Effect.provide(t.layer))
   })
 })
+
+describe("a malformed challenge", () => {
+  it.effect("fails at once with a TokenError saying what is wrong, without a token fetch or another attempt", () => {
+    const t = setup({
+      credential: basic,
+      handler: () =>
+        new Response(null, { status: 401, headers: { "www-authenticate": "Bearer realm=\"https://auth.example/token, ,=" } })
+    })
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(execute())
+      expect(error).toMatchObject({ _tag: "TokenError", reason: "the Bearer challenge has no realm" })
+      expect(t.requests.map((r) => `${r.method} ${r.url.host}`)).toEqual([`GET ${registry}`])
+    }).pipe(Effect.provide(t.layer))
+  })
+})

@@ -32,7 +32,7 @@ import {
 } from "../RegistryError.js"
 import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
-import { concat, readAhead, readFailure } from "./body.js"
+import { concat, readAhead, readBoundedText, readFailure } from "./body.js"
 import * as ContentEncoding from "./contentEncoding.js"
 import { withEntry } from "./maps.js"
 import type { Response } from "../Transport.js"
@@ -69,6 +69,7 @@ const retryableStatuses = new Set([408, 429, 500, 502, 503, 504])
 export const isRetryable = (maxRetryAfter: Duration.Duration) => (failure: AttemptFailure): boolean => {
   switch (failure._tag) {
     case "TransportError":
+      return failure.permanent !== true
     case "RequestTimeout":
       return true
     case "InvalidResponse":
@@ -226,6 +227,35 @@ const bodyBroke = (received: number, declared: string | undefined, error: HttpCl
 const isBodyError = (error: unknown): error is TransportError | RequestTimeout =>
   error instanceof TransportError || error instanceof RequestTimeout
 
+/** The `code`s and messages along an error's `cause` chain (the client's wrapper hides the socket's own). */
+const causes = (error: unknown): ReadonlyArray<{ readonly code: string; readonly message: string }> => {
+  const out: Array<{ readonly code: string; readonly message: string }> = []
+  let current: unknown = error
+  for (let depth = 0; depth < 8 && typeof current === "object" && current !== null; depth++) {
+    const code = "code" in current && typeof current.code === "string" ? current.code : ""
+    const message = "message" in current && typeof current.message === "string" ? current.message : ""
+    if (code !== "") out.push({ code, message })
+    current = "cause" in current ? current.cause : undefined
+  }
+  return out
+}
+
+const headerOverflow = new Set(["UND_ERR_HEADERS_OVERFLOW", "HPE_HEADER_OVERFLOW"])
+const tlsCodes = /^(ERR_TLS_|ERR_SSL_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_(GET_ISSUER_CERT|VERIFY_LEAF_SIGNATURE|GET_ISSUER_CERT_LOCALLY)|HOSTNAME_MISMATCH$)/
+
+/**
+ * Failures no retry can mend, with what happened in words: a response header over the client's
+ * size limit, or a TLS failure (a certificate the client does not trust, a port that does not
+ * speak TLS) named by its code. `undefined` for anything else.
+ */
+const classify = (error: unknown): { readonly reason: string } | undefined => {
+  for (const { code, message } of causes(error)) {
+    if (headerOverflow.has(code)) return { reason: `the response headers are larger than the client accepts (${code})` }
+    if (tlsCodes.test(code)) return { reason: `TLS: ${code}${message === "" ? "" : ` (${message})`}` }
+  }
+  return undefined
+}
+
 /** The state shared by all fibers using one Transport: when each host may be contacted again. @internal */
 export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 
@@ -238,10 +268,17 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
   const listed = (hosts: ReadonlyArray<string>, host: string) =>
     hosts.some((h) => h.toLowerCase() === host || h.toLowerCase() === hostname(host))
 
+  const markedInsecure = (host: string) =>
+    options.insecure.some((h) => h.toLowerCase() === host || h.toLowerCase() === hostname(host))
+
+  /** Loopback hosts found to speak TLS: they answered plain http as a TLS server does. */
+  const tlsLoopback = new Set<string>()
+
   const allowsPlainHttp = (host: string): boolean => {
     const lower = host.toLowerCase()
     if (listed(options.secure, lower)) return false
-    return Reference.isLoopback(lower) || options.insecure.some((h) => h.toLowerCase() === lower || h.toLowerCase() === hostname(lower))
+    if (markedInsecure(lower)) return true
+    return Reference.isLoopback(lower) && !tlsLoopback.has(lower)
   }
 
   const baseUrl = (registry: string): string => {
@@ -268,13 +305,16 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
         return (map.get(host) ?? 0) >= until ? map : withEntry(map, host, until)
       }))
 
-  const transportError = (request: HttpClientRequest.HttpClientRequest, error: HttpClientError.HttpClientError) =>
-    new TransportError({
+  const transportError = (request: HttpClientRequest.HttpClientRequest, error: HttpClientError.HttpClientError) => {
+    const known = classify(error)
+    return new TransportError({
       method: request.method,
       url: safeUrl(urlOf(request)),
-      reason: error._tag === "RequestError" ? `${error.reason}: ${error.message}` : error.message,
-      cause: error
+      reason: known?.reason ?? (error._tag === "RequestError" ? `${error.reason}: ${error.message}` : error.message),
+      cause: error,
+      ...(known === undefined ? {} : { permanent: true })
     })
+  }
 
   /** The Transport's response: the body, however it is read, has the stall timeout and typed errors. */
   const guardBody = (response: HttpClientResponse.HttpClientResponse): Response => {
@@ -349,6 +389,19 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
       : undefined
     return reason === undefined ? undefined : new InvalidResponse({ url: safeUrl(url), reason })
   }
+
+  /** A response whose body was already read (as `text`). */
+  const buffered = (response: HttpClientResponse.HttpClientResponse, text: string): Response => ({
+    request: response.request,
+    status: response.status,
+    headers: response.headers,
+    stream: Stream.succeed(new TextEncoder().encode(text)),
+    text: Effect.succeed(text),
+    json: Effect.try({
+      try: (): unknown => JSON.parse(text),
+      catch: () => new InvalidResponse({ url: safeUrl(response.request.url), reason: "the body is not JSON" })
+    })
+  })
 
   /** Logs registry `Warning` headers (RFC 7234 format `299 - "text"`). */
   const logWarnings = (response: HttpClientResponse.HttpClientResponse) => {
@@ -436,6 +489,26 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
           yield* discardBody(response)
           current = yield* redirect(current, url, response.status, location)
           continue
+        }
+        if (url.protocol === "http:" && response.status === 400 && response.headers["content-type"] === undefined) {
+          // Go's TLS servers (distribution among them) answer plain http with a bare 400.
+          const said = yield* readBoundedText(guardBody(response), 1024, "response").pipe(Effect.orElseSucceed(() => ""))
+          if (said.includes("HTTP request to an HTTPS server")) {
+            if (!Reference.isLoopback(host) || markedInsecure(host)) {
+              return yield* new InvalidResponse({
+                url: safeUrl(url),
+                reason: `${host} speaks TLS on this port (it answered plain http with "${said.trim()}"): ` +
+                  "use https for it (list it in `secure`, not in `insecure`)"
+              })
+            }
+            // A loopback registry that speaks TLS: https from now on, this request included.
+            tlsLoopback.add(host)
+            const upgraded = new URL(url)
+            upgraded.protocol = "https:"
+            current = HttpClientRequest.setUrl(current, upgraded)
+            continue
+          }
+          return buffered(response, said)
         }
         if (retryableStatuses.has(response.status)) {
           const failure = yield* failureOf(response)

@@ -6,6 +6,8 @@ import { expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Tls from "node:tls"
+import * as Credentials from "../../src/Credentials.js"
+import * as node from "../../src/node.js"
 import * as Repository from "../../src/Repository.js"
 import { integrationSuite } from "./support/binaries.js"
 import { derBase64 } from "./support/certs.js"
@@ -71,6 +73,38 @@ integrationSuite("registry 2.8 over TLS", ["docker-registry", "skopeo", "openssl
         expect(error._tag).toBe("TransportError")
         // it failed on the certificate (undici's error code is somewhere down the cause chain)
         expect(causeCodes(error).some((code) => /CERT|SIGNATURE|ISSUER/.test(code))).toBe(true)
+      }))
+
+    it.effect("node.layer({ http: { ca } }) reaches a TLS registry on loopback with nothing else configured", () =>
+      Effect.gen(function*() {
+        const { registry } = yield* Fixture
+        const image = yield* skopeoPush("it/tls-rule", "v1")
+        const stack = node.layer({
+          http: { ca: registry.ca!.certPem },
+          credentials: Credentials.layerAnonymous,
+          transport: { retry: Schedule.stop }
+        })
+        const fetched = yield* Repository.Repository.pipe(
+          Effect.flatMap((repo) =>
+            Effect.zipRight(
+              repo.getManifest(Client.ref(registry, "it/tls-rule", "v1")),
+              repo.getManifest(Client.ref(registry, "it/tls-rule", "v1"))
+            )
+          ),
+          Effect.provide(stack)
+        )
+        expect(fetched.digest).toBe(image.manifest.digest)
+        // With the port marked insecure (plain http on purpose), the answer says the port speaks TLS.
+        const error = yield* Repository.Repository.pipe(
+          Effect.flatMap((repo) => repo.getManifest(Client.ref(registry, "it/tls-rule", "v1"))),
+          Effect.flip,
+          Effect.provide(node.layer({
+            http: { ca: registry.ca!.certPem },
+            credentials: Credentials.layerAnonymous,
+            transport: { retry: Schedule.stop, insecure: [registry.host] }
+          }))
+        )
+        expect(error).toMatchObject({ _tag: "InvalidResponse", reason: expect.stringContaining("speaks TLS") })
       }))
   })
 })
