@@ -164,16 +164,12 @@ export const make = (
         const mine = yield* Deferred.make<void>()
         const running = yield* Ref.modify(pings, (m) => {
           const other = m.get(registry)
-          return other !== undefined ? [other, m] : [undefined, new Map(m).set(registry, mine)]
+          return other !== undefined ? [other, m] : [undefined, withEntry(m, registry, mine)]
         })
         if (running !== undefined) return yield* Deferred.await(running)
         yield* pingOnce(registry).pipe(
           Effect.ensuring(Effect.zipRight(
-            Ref.update(pings, (m) => {
-              const next = new Map(m)
-              next.delete(registry)
-              return next
-            }),
+            Ref.update(pings, (m) => withoutEntry(m, registry)),
             Deferred.succeed(mine, undefined)
           ))
         )
