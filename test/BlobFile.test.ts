@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -60,6 +61,28 @@ describe("BlobFile", () => {
         const path = Path.join(dir, "big")
         yield* BlobFile.download(ref, digest, path, { size: big.byteLength })
         expect(Buffer.compare(Fs.readFileSync(path), big)).toBe(0)
+      })
+    ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
+  it.live("a FIFO (like -o /dev/null) is written in place, never renamed over", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const { digest, ref } = yield* seeded
+        const fifo = Path.join(dir, "pipe")
+        ChildProcess.execFileSync("mkfifo", [fifo])
+        const out = Path.join(dir, "out")
+        // the reader blocks on the FIFO until a writer opens it; replaced by a renamed file, it never returns
+        const reader = ChildProcess.spawn("sh", ["-c", `cat "${fifo}" > "${out}"`])
+        const done = new Promise<number | null>((resolve) => reader.on("exit", resolve))
+        yield* BlobFile.download(ref, digest, fifo, { size: content.byteLength })
+        const code = yield* Effect.promise(() =>
+          Promise.race([done, new Promise<string>((resolve) => setTimeout(() => resolve("timeout"), 5_000))])
+        )
+        if (code === "timeout") reader.kill("SIGKILL")
+        expect(Fs.statSync(fifo).isFIFO()).toBe(true)
+        expect(code).toBe(0)
+        expect(Digest.compute(Fs.readFileSync(out))).toBe(digest)
+        expect(Fs.readdirSync(dir).sort()).toEqual(["out", "pipe"])
       })
     ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
 

@@ -2,7 +2,7 @@
  * Writing a file all at once or not at all: the bytes go to a temporary file next to the target,
  * which is renamed over it only when the stream ended without failure. On failure or interruption
  * the temporary file is removed, so a reader never sees half a file and a failed verification
- * leaves nothing behind.
+ * leaves nothing behind. A target that is a device, FIFO or socket is written in place instead.
  *
  * @internal
  */
@@ -40,6 +40,7 @@ const batchWriter = (handle: FileSystem.File) => {
 /**
  * Streams `body` into a temporary file next to `path` (a batch of chunks per write) and renames it
  * to `path` once the stream ended; the temporary file is removed on any failure or interruption.
+ * A device, FIFO or socket at `path` is written in place (its bytes are not verified before they go).
  *
  * @internal
  */
@@ -48,11 +49,31 @@ export const writeAtomically = <E, R>(
   path: string,
   body: Stream.Stream<Uint8Array, E, R>
 ): Effect.Effect<void, E | PlatformError, R> =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => temporaryName(path)),
-    (file) =>
-      Effect.scoped(
-        Effect.flatMap(fs.open(file, { flag: "w" }), (handle) => Stream.runForEachChunk(body, batchWriter(handle)))
-      ).pipe(Effect.zipRight(fs.rename(file, path))),
-    (file, exit) => (exit._tag === "Success" ? Effect.void : Effect.ignore(fs.remove(file)))
+  Effect.flatMap(isSpecialFile(fs, path), (special) =>
+    special
+      // a device, FIFO or socket (`-o /dev/null`, a pipe) is written in place: renaming a temporary
+      // file over it would replace the device itself (as root, /dev/null would become a plain file).
+      // "a": a FIFO cannot seek, and the platform's File writes at a position unless appending.
+      ? writeTo(fs, path, body, "a")
+      : Effect.acquireUseRelease(
+        Effect.sync(() => temporaryName(path)),
+        (file) => writeTo(fs, file, body, "w").pipe(Effect.zipRight(fs.rename(file, path))),
+        (file, exit) => (exit._tag === "Success" ? Effect.void : Effect.ignore(fs.remove(file)))
+      ))
+
+const writeTo = <E, R>(
+  fs: FileSystem.FileSystem,
+  path: string,
+  body: Stream.Stream<Uint8Array, E, R>,
+  flag: "w" | "a"
+) =>
+  Effect.scoped(
+    Effect.flatMap(fs.open(path, { flag }), (handle) => Stream.runForEachChunk(body, batchWriter(handle)))
+  )
+
+/** Whether `path` exists as something other than a regular file or a directory. */
+const isSpecialFile = (fs: FileSystem.FileSystem, path: string): Effect.Effect<boolean> =>
+  fs.stat(path).pipe(
+    Effect.map((info) => info.type !== "File" && info.type !== "Directory"),
+    Effect.orElseSucceed(() => false)
   )
