@@ -218,21 +218,21 @@ export const make = (
   Effect.map(internal.make({ ...defaultOptions, ...options }), Auth.of)
 
 /**
- * Auth with the given options (defaults for the rest).
+ * Auth with the given options ({@link defaultOptions} for the rest).
  *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: Partial<AuthOptions> = {}): Layer.Layer<Auth, never, Transport | Credentials> =>
+  Layer.scoped(Auth, make(options))
+
+/**
+ * @deprecated use {@link layer}, which takes the same options.
  * @since 0.1.0
  * @category layers
  */
 export const layerWith = (options: Partial<AuthOptions>): Layer.Layer<Auth, never, Transport | Credentials> =>
-  Layer.scoped(Auth, make(options))
-
-/**
- * Auth with {@link defaultOptions}.
- *
- * @since 0.1.0
- * @category layers
- */
-export const layer: Layer.Layer<Auth, never, Transport | Credentials> = layerWith({})
+  layer(options)
 
 /**
  * The options read from `Config`: `clientId`, `offlineToken`, `forceOAuth` (each optional; nest it

@@ -202,6 +202,16 @@ export const layerMemory = (options: { readonly capacity?: number | undefined } 
   Layer.sync(BlobCache, () => makeMemory(options))
 
 /**
+ * The default cache as a Layer: the in-memory LRU ({@link layerMemory}). Redis is
+ * `effect-oci/BlobCacheRedis`'s `layer`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: { readonly capacity?: number | undefined } = {}): Layer.Layer<BlobCache> =>
+  layerMemory(options)
+
+/**
  * A cache that remembers nothing (every lookup is a miss).
  *
  * @since 0.1.0

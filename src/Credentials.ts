@@ -347,13 +347,13 @@ export const layerChain = <const Layers extends ReadonlyArray<Layer.Layer<Creden
   )
 
 /**
- * The usual stores of a developer machine: Docker's `config.json`, then podman's `auth.json`.
+ * The usual stores of a developer machine: Docker's `config.json`, then podman's `auth.json`
+ * (`helperPath` and `helperTimeout` apply to both; use `layerChain` to point at other files).
  *
  * @since 0.1.0
  * @category layers
  */
-export const layer: Layer.Layer<
-  Credentials,
-  never,
-  FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor
-> = layerChain(layerDockerConfig(), layerPodmanAuth())
+export const layer = (
+  options: Omit<FileOptions, "path"> = {}
+): Layer.Layer<Credentials, never, FileSystem.FileSystem | Path.Path | CommandExecutor.CommandExecutor> =>
+  layerChain(layerDockerConfig(options), layerPodmanAuth(options))

@@ -92,7 +92,7 @@ export const layer = <E, R>(
   )
   const credentials = options.credentials ?? Credentials.layerAnonymous
   const cache = options.cache ?? BlobCache.layerMemory()
-  const auth = Auth.layerWith(options.auth ?? {}).pipe(Layer.provideMerge(Layer.merge(transport, credentials)))
+  const auth = Auth.layer(options.auth ?? {}).pipe(Layer.provideMerge(Layer.merge(transport, credentials)))
   return Repository.layer(options.repository).pipe(Layer.provideMerge(Layer.merge(auth, cache)))
 }
 

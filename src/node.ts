@@ -111,5 +111,5 @@ export const layer = (
 ): Layer.Layer<Stack.Services | FileSystem.FileSystem | Path.Path, ConfigError.ConfigError> =>
   Stack.layer(options.httpClient ?? layerHttpClient(options.http), {
     ...options,
-    credentials: options.credentials ?? Credentials.layer.pipe(Layer.provide(credentialFiles))
+    credentials: options.credentials ?? Credentials.layer().pipe(Layer.provide(credentialFiles))
   }).pipe(Layer.merge(Layer.merge(NodeFileSystem.layer, NodePath.layer)))

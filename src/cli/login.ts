@@ -71,7 +71,7 @@ export const login = Command.make(
 
         // then store them as docker login does
         yield* Effect.flatMap(Credentials.Credentials, (store) => store.store(host, credential)).pipe(
-          Effect.provide(Credentials.layer.pipe(Layer.provide(NodeContext.layer)))
+          Effect.provide(Credentials.layer().pipe(Layer.provide(NodeContext.layer)))
         )
         yield* Output.result({ registry: host, username }, [])
         yield* Output.status(`Login Succeeded (${username} at ${host})`)
@@ -84,7 +84,7 @@ export const logout = Command.make("logout", { registry: Args.text({ name: "REGI
     Effect.gen(function*() {
       const host = yield* registryHost(registry)
       yield* Effect.flatMap(Credentials.Credentials, (store) => store.erase(host)).pipe(
-        Effect.provide(Credentials.layer.pipe(Layer.provide(NodeContext.layer)))
+        Effect.provide(Credentials.layer().pipe(Layer.provide(NodeContext.layer)))
       )
       yield* Output.result({ registry: host }, [])
       yield* Output.status(`Removed the credentials for ${host}`)

@@ -105,8 +105,8 @@ export const layer = (
 ): Layer.Layer<Services, UsageError> =>
   Layer.unwrapEffect(Effect.map(httpOptions(g), (http) => {
     const transport = transportLayer(g, http)
-    const creds = credentials ?? Credentials.layer.pipe(Layer.provide(NodeContext.layer))
-    const auth = Auth.layer.pipe(Layer.provideMerge(Layer.merge(transport, creds)))
+    const creds = credentials ?? Credentials.layer().pipe(Layer.provide(NodeContext.layer))
+    const auth = Auth.layer().pipe(Layer.provideMerge(Layer.merge(transport, creds)))
     return Repository.layer().pipe(Layer.provideMerge(Layer.merge(auth, BlobCache.layerMemory())))
   }))
 

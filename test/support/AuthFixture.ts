@@ -84,7 +84,7 @@ export const setup = <E = never, R = never>(options: {
   const transport = makeTransport(options.handler)
   const credentials: Layer.Layer<Credentials, E, R> = options.credentials ??
     layerStatic(options.credential ? { [registry]: options.credential } : {})
-  const layer = Auth.layerWith(options.auth ?? {}).pipe(Layer.provide(Layer.merge(transport.layer, credentials)))
+  const layer = Auth.layer(options.auth ?? {}).pipe(Layer.provide(Layer.merge(transport.layer, credentials)))
   const tokenRequests = () => transport.requests.filter((r) => r.url.host === "auth.example")
   const registryRequests = () => transport.requests.filter((r) => r.url.host === registry)
   return { requests: transport.requests, tokenRequests, registryRequests, layer }

@@ -42,7 +42,7 @@ export interface SetupOptions {
 export const setup = (handler: FakeHttp.Handler, options: SetupOptions = {}) => {
   const fake = FakeHttp.make(handler)
   const transport = Transport.layer({ retry: options.retry ?? Schedule.recurs(0) }).pipe(Layer.provide(fake.layer))
-  const auth = Auth.layer.pipe(
+  const auth = Auth.layer().pipe(
     Layer.provide(Layer.merge(transport, options.credentials ?? Credentials.layerAnonymous))
   )
   const layer = Repository.layer({

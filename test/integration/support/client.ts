@@ -50,7 +50,7 @@ export const layer = (
     ? { ...options.transport, secure: [registry.host] }
     : options.transport
   const transport = Transport.layer(transportOptions).pipe(Layer.provide(httpClient(registry, options.trustCa ?? true)))
-  const auth = Auth.layerWith(options.auth ?? {}).pipe(
+  const auth = Auth.layer(options.auth ?? {}).pipe(
     Layer.provide(Credentials.layerStatic(credential === undefined ? {} : { [registry.host]: credential }))
   )
   const authAndTransport = Layer.provideMerge(auth, transport)
