@@ -95,6 +95,15 @@ export const readBoundedText = (
   Effect.map(readBounded(response, limit, what), (bytes) => decoder.decode(bytes))
 
 /**
+ * Reads what is left of a response we need nothing more from, up to the error-body limit, so that
+ * its connection is free for the next request. Never fails.
+ *
+ * @internal
+ */
+export const discard = (response: BodyResponse): Effect.Effect<void> =>
+  readBoundedText(response, errorBodyLimit, "response").pipe(Effect.ignore)
+
+/**
  * The typed error a refused response carries: its (bounded) error body decoded, or what its status
  * implies. HEAD responses have no body to read.
  *

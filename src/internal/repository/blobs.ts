@@ -20,6 +20,7 @@ import * as Metrics from "../../Metrics.js"
 import * as Transport from "../../Transport.js"
 import { InvalidResponse, safeUrl } from "../../RegistryError.js"
 import { blobUnknown, type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
+import { discard } from "../body.js"
 
 
 const blobUrl = (ctx: Context, target: Target, digest: Digest.Digest) => repoUrl(ctx, target, `blobs/${digest}`)
@@ -144,7 +145,7 @@ const openAt = (ctx: Context, target: Target, digest: Digest.Digest, position: n
     }
     if (response.status === 200) return { body: bytesFrom(0), total: lengthOf(response) }
     if (response.status === 416 && position > 0 && unsatisfiedTotal(response) === position) {
-      yield* Stream.runDrain(Transport.bodyStream(response)).pipe(Effect.ignore)
+      yield* discard(response)
       return { body: Stream.empty, total: position }
     }
     if (!isSuccess(response.status)) return yield* refusal(response, blobUnknown)

@@ -16,7 +16,7 @@ import * as Reference from "../../Reference.js"
 import { type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import * as Manifests from "./manifests.js"
 import { fallbackTag } from "./referrers.js"
-import { discard } from "./uploadSession.js"
+import { discard } from "../body.js"
 
 /** Manifest-write settings, on top of what every operation shares. @internal */
 export interface ManifestWriteContext extends Context {

@@ -18,11 +18,10 @@ import * as Digest from "../../Digest.js"
 import {
   BlobUploadUnknown,
   DigestMismatch,
-  errorBodyLimit,
   InvalidResponse,
   safeUrl
 } from "../../RegistryError.js"
-import { readBoundedText } from "../body.js"
+import { discard } from "../body.js"
 import { type Context, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 
 /** Upload settings, on top of what every operation shares. @internal */
@@ -74,9 +73,6 @@ export class CannotResume extends Schema.TaggedError<CannotResume>()("CannotResu
 const uploadUnknown = () =>
   new BlobUploadUnknown({ status: 404, message: "blob upload unknown to registry", errors: [] })
 
-/** Reads what is left of a response we need nothing more from (frees the connection). */
-export const discard = (response: TransportResponse) =>
-  readBoundedText(response, errorBodyLimit, "response").pipe(Effect.ignore)
 
 /**
  * The number of bytes a registry holds, from its `Range: 0-<last>` (a `bytes=` prefix is

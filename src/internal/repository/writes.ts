@@ -22,7 +22,8 @@ import {
 import { blobUnknown, isSuccess, manifestUnknown, refusal, repoUrl, send, type Target } from "./http.js"
 import * as Manifests from "./manifests.js"
 import { addReferrer, type ManifestWriteContext, removeReferrer } from "./referrersPush.js"
-import { checkDigestHeader, discard } from "./uploadSession.js"
+import { discard } from "../body.js"
+import { checkDigestHeader } from "./uploadSession.js"
 
 /** A manifest to push: one we encoded or decoded, or raw bytes with their media type. @internal */
 export type ManifestInput = Manifest.Decoded | { readonly bytes: Uint8Array; readonly mediaType: string }
