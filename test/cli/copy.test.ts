@@ -74,6 +74,17 @@ layer(TestRegistry.layer(), { excludeTestServices: true })("cp, pull, push", (it
       expect(notLayout.stderr).not.toMatch(/\n\s+at /)
     }))
 
+  it.effect("a tag a layout does not hold exits 3 (not found), like a missing image in a registry", () =>
+    Effect.gen(function*() {
+      const registry = yield* TestRegistry.TestRegistry
+      yield* seedImage(registry, "copy/tagless", { tag: "v1", layers: [100] })
+      const dir = Path.join(sandbox().dir, "layout")
+      expect((yield* cli(["pull", `${registry.host}/copy/tagless:v1`, dir])).code).toBe(0)
+      const missing = yield* cli(["push", `${dir}:v9`, `${registry.host}/copy/tagless:v9`])
+      expect(missing.code).toBe(3)
+      expect(missing.stderr.trim().split("\n")).toHaveLength(1)
+    }))
+
   it.effect("not a terminal: a line per blob and per manifest on stderr; the digest on stdout", () =>
     Effect.gen(function*() {
       const registry = yield* TestRegistry.TestRegistry
