@@ -149,6 +149,11 @@ const describeTagged = (tag: string, e: unknown): string | undefined => {
       return `no image at ${text(e, "endpoint")}: ${describe(field(e, "cause"))}`
     case "CopyEndpointFailed":
       return `${text(e, "endpoint")}: ${describe(field(e, "cause"))}`
+    case "SqlError": {
+      // "Failed to execute statement" alone says nothing: the driver's message is in the cause
+      const reason = text(field(e, "cause"), "message")
+      return `state database: ${text(e, "message")}${reason === undefined ? "" : `: ${reason}`}`
+    }
     case "SystemError":
     case "BadArgument":
       return text(e, "message")

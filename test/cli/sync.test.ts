@@ -59,7 +59,7 @@ describe("effect-oci sync", () => {
       expect(text.out).toContain(`${source.host}/team/a:v1.0.0 -> ${destination.host}/mirror/a  copied  `)
     }), { timeout: 120_000 })
 
-  it.effect("bad configs and options exit 2 with one line", () =>
+  it.effect("bad configs and options exit 2 with one line; an unreachable state database 1", () =>
     Effect.gen(function*() {
       const box = sandbox()
       const config = Path.join(box.dir, "bad.yaml")
@@ -75,6 +75,13 @@ describe("effect-oci sync", () => {
       const watch = yield* cli(["sync", good, "--watch", "soon"], { sandbox: box })
       expect(watch.code).toBe(2)
       expect(watch.stderr).toContain("--watch soon: not an interval")
+      const noDatabase = yield* cli(
+        ["sync", good, "--cluster", "postgres://sync:s3cret@127.0.0.1:1/sync", "--runner-address", "127.0.0.1:1"],
+        { sandbox: box }
+      )
+      expect(noDatabase.code).toBe(1)
+      expect(noDatabase.stderr).toMatch(/^effect-oci: sync .*: state database: .*ECONNREFUSED 127\.0\.0\.1:1\n$/)
+      expect(noDatabase.stderr).not.toContain("s3cret")
       const noConfig = yield* cli(["sync"], { sandbox: box })
       expect(noConfig.code).toBe(2)
     }), { timeout: 120_000 })

@@ -6,6 +6,7 @@
 import { expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
@@ -22,8 +23,10 @@ import { concat } from "../../src/internal/body.js"
 import * as Images from "../support/images.js"
 import { integrationSuite } from "./support/binaries.js"
 import * as Client from "./support/client.js"
+import * as Credentials from "../../src/Credentials.js"
+import * as node from "../../src/node.js"
 import * as Postgres from "./support/postgres.js"
-import { daemon, tempDir } from "./support/processes.js"
+import { daemon, run, tempDir } from "./support/processes.js"
 import { launch, type Registry } from "./support/registry.js"
 
 const repositories = Array.from({ length: 8 }, (_, i) => `team/svc${String(i).padStart(2, "0")}`)
@@ -126,4 +129,24 @@ integrationSuite("sync across runners on Postgres", ["docker-registry", "postgre
       expect(rows.every((r) => r.state === "copied" && r.destinationDigest === r.sourceDigest)).toBe(true)
       expect(new Set(rows.map((r) => r.runner))).toEqual(new Set(["runner-a", "runner-b"]))
     }).pipe(Effect.provide(Layer.empty)), { timeout: 240_000 })
+
+  it.scopedLive("runners started at the same moment on a fresh database all start", () =>
+    // Postgres lets concurrent `CREATE TABLE IF NOT EXISTS` of one table fail; the cluster's storage
+    // creates its tables so on start. Without the start lock, some of four runners fail here.
+    Effect.gen(function*() {
+      const pg = yield* Postgres.start
+      for (let round = 0; round < 3; round++) {
+        yield* run("psql", [pg.url, "-q", "-c", `CREATE DATABASE fresh${round}`])
+        const url = Redacted.make(pg.url.replace(/\/postgres$/, `/fresh${round}`))
+        const exits = yield* Effect.forEach([0, 1, 2, 3], (i) =>
+          Effect.flatMap(freePort, (port) =>
+            Effect.scoped(Layer.build(
+              Sync.layerCluster({ url, runner: `r${i}`, runnerAddress: { host: "127.0.0.1", port } }).pipe(
+                Layer.provide(Sync.layerCopier),
+                Layer.provide(node.layer({ credentials: Credentials.layerAnonymous }))
+              )
+            ))).pipe(Effect.exit), { concurrency: "unbounded" })
+        expect(exits.filter(Exit.isFailure).map((exit) => String(exit))).toEqual([])
+      }
+    }), { timeout: 120_000 })
 })

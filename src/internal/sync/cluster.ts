@@ -13,12 +13,15 @@ import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as PgClient from "@effect/sql-pg/PgClient"
-import type * as SqlClient from "@effect/sql/SqlClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Scope from "effect/Scope"
 import type * as Redacted from "effect/Redacted"
 import type { Repository } from "../../Repository.js"
 import type { Copier, EngineOptions } from "./engine.js"
@@ -63,17 +66,43 @@ const syncSharding: Partial<ShardingConfig.ShardingConfig["Type"]> = {
   refreshAssignmentsInterval: "1 second"
 }
 
+/** The advisory lock (two-key form, apart from the cluster's own one-key shard locks) that runners starting together take in turn. */
+const startLock = "SELECT pg_advisory_lock(20611, 1)"
+const startUnlock = "SELECT pg_advisory_unlock(20611, 1)"
+
+/**
+ * Builds `layer` while holding a Postgres advisory lock. The cluster's storage creates its tables
+ * with `CREATE TABLE IF NOT EXISTS` on start, which Postgres does not make safe against another
+ * session creating the same table at the same moment (one of them fails on a unique index of
+ * the catalog): runners started together would fail at random. Under the lock they start one
+ * after the other; the lock is held only while the layer is built, on a connection of its own.
+ */
+const builtInTurn = <A, E, R>(
+  layer: Layer.Layer<A, E, R>
+): Layer.Layer<A, E | SqlError, R | SqlClient.SqlClient> =>
+  Layer.scopedContext(Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const outer = yield* Effect.scope
+    const turn = yield* Scope.make()
+    return yield* Effect.gen(function*() {
+      const connection = yield* Scope.extend(sql.reserve, turn)
+      yield* connection.executeRaw(startLock, [])
+      yield* Scope.addFinalizer(turn, Effect.ignore(connection.executeRaw(startUnlock, [])))
+      return yield* Layer.buildWithScope(layer, outer)
+    }).pipe(Effect.onExit((exit) => Scope.close(turn, Exit.asVoid(exit))))
+  }))
+
 /** One runner of many: it takes shards of the work, serves its peers, and journals in the SqlClient's database (Postgres). */
 export const layerCluster = (
   options: ClusterOptions
 ): Layer.Layer<
   WorkflowEngine,
-  SocketServer.SocketServerError | ConfigError.ConfigError,
+  SocketServer.SocketServerError | ConfigError.ConfigError | SqlError,
   Repository | Copier | SqlClient.SqlClient
 > =>
   workflow.layer(options).pipe(
     Layer.provideMerge(ClusterWorkflowEngine.layer),
-    Layer.provide(
+    Layer.provide(builtInTurn(
       NodeClusterSocket.layer({
         storage: "sql",
         shardingConfig: {
@@ -86,5 +115,5 @@ export const layerCluster = (
           )
         }
       })
-    )
+    ))
   )

@@ -4,6 +4,7 @@
  * runs one pass and prints `SUMMARY <json>` on stdout.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -22,6 +23,14 @@ const client = node.layer({
   transport: { retry: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(5))) }
 })
 
+// Each copy takes at least 300 ms, so that the test can kill a runner while work is left on a fast machine.
+const slowCopier = Layer.effect(
+  Sync.Copier,
+  Effect.map(Sync.Copier, (copier) => ({
+    copy: (...args: Parameters<typeof copier.copy>) => Effect.delay(copier.copy(...args), "300 millis")
+  }))
+).pipe(Layer.provide(Sync.layerCopier))
+
 const engine = Sync.layerCluster({
   url: Redacted.make(url),
   runner: name,
@@ -34,7 +43,7 @@ const engine = Sync.layerCluster({
     refreshAssignmentsInterval: "500 millis",
     shardsPerGroup: 30
   }
-}).pipe(Layer.provideMerge(Sync.layerCopier), Layer.provideMerge(client))
+}).pipe(Layer.provideMerge(slowCopier), Layer.provideMerge(client))
 
 const program = Effect.gen(function*() {
   const config = yield* Sync.loadConfig(configPath)
@@ -44,7 +53,10 @@ const program = Effect.gen(function*() {
 
 Effect.runPromiseExit(program).then((exit) => {
   if (exit._tag === "Failure") {
-    process.stderr.write(`runner ${name} failed: ${String(exit.cause)}\n`)
+    // The SQL driver's own message (e.g. a Postgres error) sits in the error's `cause`.
+    const error = Cause.squash(exit.cause)
+    const reason = error instanceof Error && error.cause instanceof Error ? ` (${error.cause.message})` : ""
+    process.stderr.write(`runner ${name} failed: ${Cause.pretty(exit.cause)}${reason}\n`)
     process.exit(1)
   }
   process.exit(0)
