@@ -9,7 +9,7 @@
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Undici from "@effect/platform-node/Undici"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
@@ -47,7 +47,8 @@ export interface HttpOptions {
  * @category layers
  */
 export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
-  NodeHttpClient.layerUndiciWithoutDispatcher.pipe(
+  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, keepAliveAfterHead)).pipe(
+    Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher),
     Layer.provide(
       Layer.scoped(
         NodeHttpClient.Dispatcher,
@@ -66,6 +67,18 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
       )
     )
   )
+
+/**
+ * undici closes a connection after every HEAD request (in case the server sends a body it should
+ * not), so each blob or manifest existence check paid a new TCP (and TLS) connection — half the
+ * requests of a many-layer copy. Registries answer HEAD correctly: the connection is kept.
+ */
+const keepAliveAfterHead = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+  HttpClient.transform(client, (effect, request) =>
+    request.method === "HEAD" ? Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, keepConnection) : effect)
+
+/** `reset: false` keeps the connection; the client puts the request's own method and path over these. */
+const keepConnection = { method: "HEAD", path: "/", reset: false } as const
 
 /**
  * Options of the default Node stack: those of `Stack.layer`, the HTTP client's TLS options, or a

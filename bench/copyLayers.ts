@@ -1,0 +1,219 @@
+/**
+ * Many-blob copies registry → registry: an image of 50 layers of 1 MiB copied with
+ * `effect-oci/Copy` (`bench/copy.ts`, bundled, one process per run) and with
+ * `skopeo copy --preserve-digests docker://… docker://…`, side by side in one run:
+ *
+ * - **same registry**: to a new repository of the registry the image is in (where mounts apply);
+ * - **second registry**: to a new repository of another registry (every blob is sent).
+ *
+ *   npx tsx bench/copyLayers.ts [--layers 50] [--layer-kib 1024] [--runs 5]
+ *
+ * Both registries are Debian's docker-registry (distribution 2.8), plain http on 127.0.0.1, started
+ * and stopped by PID through the integration test support. Every run copies to a fresh repository
+ * and skopeo runs with a fresh blob-info cache each time (so neither client knows anything from a
+ * previous run). Runs alternate which client goes first. Prints a table of medians and the
+ * ours/skopeo ratios, and writes it to bench/results/copy-layers.md.
+ */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Effect from "effect/Effect"
+import * as esbuild from "esbuild"
+import * as Crypto from "node:crypto"
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import * as Digest from "../src/Digest.js"
+import * as Manifest from "../src/Manifest.js"
+import * as MediaType from "../src/MediaType.js"
+import * as OciLayout from "../src/OciLayout.js"
+import { run, tempDir } from "../test/integration/support/processes.js"
+import { launch, type Registry } from "../test/integration/support/registry.js"
+import * as Skopeo from "../test/integration/support/skopeo.js"
+import { integer } from "./args.js"
+import { gnuTime, measure, type Sample, spread } from "./measure.js"
+
+const benchDir = Path.dirname(fileURLToPath(import.meta.url))
+const layers = integer("layers", 50)
+const layerKib = integer("layer-kib", 1024)
+const runs = integer("runs", 5)
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+/** An image of `layers` layers of random bytes, written with OciLayout; returns its manifest digest. */
+const buildImage = (dir: string, tag: string) =>
+  Effect.gen(function*() {
+    const layout = yield* OciLayout.open(dir, { create: true })
+    const descriptors = []
+    for (let i = 0; i < layers; i++) {
+      const bytes = new Uint8Array(Crypto.randomBytes(layerKib * 1024))
+      const digest = Digest.compute(bytes)
+      yield* layout.writeBlob(bytes, { digest, size: bytes.byteLength })
+      descriptors.push({ mediaType: MediaType.OciLayer, digest, size: bytes.byteLength })
+    }
+    const config = new TextEncoder().encode(JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      rootfs: { type: "layers", diff_ids: descriptors.map((d) => d.digest) }
+    }))
+    const configDigest = Digest.compute(config)
+    yield* layout.writeBlob(config, { digest: configDigest, size: config.byteLength })
+    const manifest = Manifest.encode({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.byteLength },
+      layers: descriptors
+    })
+    yield* layout.writeManifest(manifest, { tag })
+    return manifest.digest
+  }).pipe(Effect.provide(NodeContext.layer))
+
+const bundle = Effect.acquireRelease(
+  Effect.promise(async () => {
+    const outdir = Path.join(benchDir, ".build-copy-layers")
+    await esbuild.build({
+      entryPoints: { copy: Path.join(benchDir, "copy.ts") },
+      outdir,
+      outExtension: { ".js": ".mjs" },
+      bundle: true,
+      packages: "external",
+      platform: "node",
+      format: "esm",
+      target: "node20",
+      logLevel: "error"
+    })
+    return { outdir, copy: Path.join(outdir, "copy.mjs") }
+  }),
+  ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
+)
+
+interface Case {
+  readonly title: string
+  readonly from: Registry
+  readonly to: Registry
+}
+
+const program = Effect.scoped(Effect.gen(function*() {
+  const loadAtStart = Os.loadavg().map((l) => l.toFixed(2)).join(", ")
+  const built = yield* bundle
+  const shimDir = yield* tempDir("bench-copy-shim")
+  const reportFile = Path.join(shimDir, "run.time")
+  const [a, b] = yield* Effect.all([launch("plain"), launch("plain")], { concurrency: 2 })
+  log(`docker-registry A pid ${a.process.pid} at ${a.url}, B pid ${b.process.pid} at ${b.url}`)
+
+  const layoutDir = Path.join(yield* tempDir("bench-copy-layers"), "image")
+  const tag = "bench"
+  const manifestDigest = yield* buildImage(layoutDir, tag)
+  yield* Effect.scoped(Effect.flatMap(Skopeo.make, (skopeo) =>
+    skopeo.run([
+      "copy",
+      "--quiet",
+      "--preserve-digests",
+      ...Skopeo.flags(a, "dest"),
+      `oci:${layoutDir}:${tag}`,
+      Skopeo.dockerRef(a, "bench/many", tag)
+    ])))
+  log(`prepared ${layers} × ${layerKib} KiB image ${manifestDigest.slice(0, 19)}… in ${a.host}/bench/many`)
+
+  let counter = 0
+  const timed = (args: ReadonlyArray<string>) =>
+    measure(reportFile, run(gnuTime, ["-v", "-o", reportFile, ...args], { timeout: "5 minutes" }))
+
+  /** Checks the destination holds the image (by its digest), so a broken run cannot pass as fast. */
+  const check = (registry: Registry, repository: string) =>
+    Effect.gen(function*() {
+      const head = yield* run("curl", [
+        "-sfI",
+        "-H",
+        `Accept: ${MediaType.OciManifest}`,
+        `${registry.url}/v2/${repository}/manifests/${tag}`
+      ])
+      if (!head.stdout.toLowerCase().includes(manifestDigest)) {
+        return yield* Effect.dieMessage(`${registry.host}/${repository}:${tag} does not hold ${manifestDigest}`)
+      }
+    })
+
+  const ours = (c: Case) =>
+    Effect.gen(function*() {
+      const repository = `bench/ours-${++counter}`
+      const { result, sample } = yield* timed([
+        process.execPath,
+        built.copy,
+        "--from",
+        `docker://${c.from.host}/bench/many:${tag}`,
+        "--to",
+        `docker://${c.to.host}/${repository}:${tag}`
+      ])
+      yield* check(c.to, repository)
+      return { sample, detail: result.stdout.trim() }
+    })
+
+  const skopeo = (c: Case) =>
+    Effect.scoped(Effect.gen(function*() {
+      const repository = `bench/skopeo-${++counter}`
+      // a fresh skopeo (own blob-info cache) per run: it knows nothing from earlier runs
+      const fresh = yield* Skopeo.make
+      const args = [
+        "copy",
+        "--quiet",
+        "--preserve-digests",
+        ...Skopeo.flags(c.from, "src"),
+        ...Skopeo.flags(c.to, "dest"),
+        Skopeo.dockerRef(c.from, "bench/many", tag),
+        Skopeo.dockerRef(c.to, repository, tag)
+      ]
+      // `fresh.run` runs `skopeo` from PATH with the isolated environment: wrap that in `time -v`
+      const shim = Path.join(shimDir, "skopeo")
+      Fs.writeFileSync(shim, `#!/bin/sh\nexec ${gnuTime} -v -o '${reportFile}' /usr/bin/skopeo "$@"\n`, { mode: 0o755 })
+      const previous = process.env["PATH"]
+      process.env["PATH"] = `${shimDir}${Path.delimiter}${previous ?? ""}`
+      const measured = yield* measure(reportFile, fresh.run(args)).pipe(
+        Effect.ensuring(Effect.sync(() => (process.env["PATH"] = previous)))
+      )
+      yield* check(c.to, repository)
+      return { sample: measured.sample, detail: "" }
+    }))
+
+  const cases: ReadonlyArray<Case> = [
+    { title: "same registry (another repository)", from: a, to: a },
+    { title: "second registry", from: a, to: b }
+  ]
+  const rows: Array<{ title: string; ours: ReadonlyArray<Sample>; skopeo: ReadonlyArray<Sample> }> = []
+  for (const c of cases) {
+    const samples = { ours: [] as Array<Sample>, skopeo: [] as Array<Sample> }
+    for (let i = 0; i < runs; i++) {
+      const order = i % 2 === 0 ? (["ours", "skopeo"] as const) : (["skopeo", "ours"] as const)
+      for (const who of order) {
+        const { sample, detail } = yield* (who === "ours" ? ours(c) : skopeo(c))
+        samples[who].push(sample)
+        log(`${c.title} run ${i + 1}/${runs}: ${who.padEnd(6)} ${(sample.wallMs / 1000).toFixed(2)} s, ${sample.cpuS.toFixed(2)} s CPU ${detail}`)
+      }
+    }
+    rows.push({ title: c.title, ...samples })
+  }
+
+  const wall = (samples: ReadonlyArray<Sample>) => spread(samples.map((s) => s.wallMs / 1000))
+  const cpu = (samples: ReadonlyArray<Sample>) => spread(samples.map((s) => s.cpuS)).median
+  const text = [
+    `# Registry → registry copy of ${layers} layers × ${layerKib} KiB`,
+    "",
+    `${new Date().toISOString().slice(0, 16).replace("T", " ")} UTC, ${Os.cpus().length} × ${Os.cpus()[0]?.model.trim() ?? "CPU"}, ` +
+    `Node ${process.version}, docker-registry (distribution 2.8), ${runs} runs each, alternating; ` +
+    `load ${loadAtStart} at the start, ${Os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end.`,
+    "",
+    "| case | effect-oci (Copy) wall s, median (min–max) | skopeo wall s, median (min–max) | ratio (target ≤ 0.5) | CPU s ours / skopeo |",
+    "|---|---:|---:|---:|---:|",
+    ...rows.map((r) => {
+      const o = wall(r.ours)
+      const s = wall(r.skopeo)
+      return `| ${r.title} | ${o.median.toFixed(2)} (${o.min.toFixed(2)}–${o.max.toFixed(2)}) | ` +
+        `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) | ${(o.median / s.median).toFixed(2)}× | ` +
+        `${cpu(r.ours).toFixed(2)} / ${cpu(r.skopeo).toFixed(2)} |`
+    }),
+    ""
+  ].join("\n")
+  Fs.mkdirSync(Path.join(benchDir, "results"), { recursive: true })
+  Fs.writeFileSync(Path.join(benchDir, "results", "copy-layers.md"), text)
+  process.stdout.write(`\n${text}`)
+}))
+
+NodeRuntime.runMain(program)
