@@ -61,6 +61,13 @@ export {
    */
   LayoutImageNotFound,
   /**
+   * Nothing at the directory given (opened without `create`).
+   *
+   * @since 0.1.0
+   * @category errors
+   */
+  LayoutNotFound,
+  /**
    * Another writer kept `index.json.lock` for longer than the lock timeout.
    *
    * @since 0.1.0
@@ -171,8 +178,8 @@ export interface Layout {
 
 /**
  * Opens the layout in `directory`; with `create: true` a missing layout is created. Fails with
- * {@link InvalidLayout} when the directory is not a layout (no `oci-layout`, a version other than
- * 1.x).
+ * {@link LayoutNotFound} when there is no such directory, and with {@link InvalidLayout} when the
+ * directory is not a layout (no `oci-layout`, a version other than 1.x).
  *
  * @example
  * const layout = yield* OciLayout.open("/tmp/images", { create: true })

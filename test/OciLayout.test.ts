@@ -169,6 +169,15 @@ describe("OciLayout refuses what is not a layout", () => {
       }).pipe(Effect.provide(NodeContext.layer)))
   }
 
+  it.scopedLive("no such directory: LayoutNotFound, and nothing is created", () =>
+    Effect.gen(function*() {
+      const dir = Path.join(yield* tempDir, "missing")
+      const error = yield* Effect.flip(OciLayout.open(dir))
+      expect(error._tag).toBe("LayoutNotFound")
+      expect(error.message).toBe(`no OCI layout at ${dir}: no such directory`)
+      expect(Fs.existsSync(dir)).toBe(false)
+    }).pipe(Effect.provide(NodeContext.layer)))
+
   const badIndexes: ReadonlyArray<readonly [string, string]> = [
     ["not JSON", "{"],
     ["no manifests", `{"schemaVersion":2}`],

@@ -57,6 +57,7 @@ const byTag: Readonly<Record<string, number>> = {
   BlobUnknown: ExitCode.notFound,
   PlatformNotFound: ExitCode.notFound,
   CopyImageNotFound: ExitCode.notFound,
+  LayoutNotFound: ExitCode.notFound,
   CopyPlatformNotFound: ExitCode.notFound,
   Unauthorized: ExitCode.denied,
   Denied: ExitCode.denied,

@@ -83,6 +83,9 @@ layer(TestRegistry.layer(), { excludeTestServices: true })("cp, pull, push", (it
       const missing = yield* cli(["push", `${dir}:v9`, `${registry.host}/copy/tagless:v9`])
       expect(missing.code).toBe(3)
       expect(missing.stderr.trim().split("\n")).toHaveLength(1)
+      const noDirectory = yield* cli(["push", `${dir}-nowhere:v1`, `${registry.host}/copy/tagless:v1`])
+      expect(noDirectory.code).toBe(3)
+      expect(noDirectory.stderr).toContain(`no OCI layout at ${dir}-nowhere: no such directory`)
     }))
 
   it.effect("not a terminal: a line per blob and per manifest on stderr; the digest on stdout", () =>

@@ -66,7 +66,8 @@ interface Plan {
 const isManifestType = (mediaType: string) => MediaType.manifestTypes.includes(mediaType)
 
 const notFound = (e: EndpointFailure) =>
-  e._tag === "ManifestUnknown" || e._tag === "NameUnknown" || e._tag === "LayoutImageNotFound"
+  e._tag === "ManifestUnknown" || e._tag === "NameUnknown" || e._tag === "LayoutImageNotFound" ||
+  e._tag === "LayoutNotFound"
 
 /** The top manifest: the one the source names, or its entry for `platform` when it is an index. */
 const resolveTop = (source: AnyHandle, platform: Manifest.Platform | undefined) =>

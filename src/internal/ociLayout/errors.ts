@@ -15,6 +15,15 @@ export class InvalidLayout extends Schema.TaggedError<InvalidLayout>()("InvalidL
   }
 }
 
+/** No directory at the path given (and the layout was not to be created). @internal */
+export class LayoutNotFound extends Schema.TaggedError<LayoutNotFound>()("LayoutNotFound", {
+  directory: Schema.String
+}) {
+  override get message(): string {
+    return `no OCI layout at ${this.directory}: no such directory`
+  }
+}
+
 /** A blob the layout does not hold. @internal */
 export class LayoutBlobNotFound extends Schema.TaggedError<LayoutBlobNotFound>()("LayoutBlobNotFound", {
   directory: Schema.String,

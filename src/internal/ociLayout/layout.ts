@@ -17,13 +17,14 @@ import * as Manifest from "../../Manifest.js"
 import * as MediaType from "../../MediaType.js"
 import type { BodyTooLarge, DigestMismatch, InvalidDigest, InvalidReference, SizeMismatch } from "../../RegistryError.js"
 import { writeAtomically } from "../fileWrite.js"
-import { InvalidLayout, LayoutBlobNotFound, type LayoutImageNotFound, type LayoutLocked } from "./errors.js"
+import { InvalidLayout, LayoutBlobNotFound, type LayoutImageNotFound, type LayoutLocked, LayoutNotFound } from "./errors.js"
 import * as IndexFile from "./indexFile.js"
 import type { Layout, OpenOptions } from "../../OciLayout.js"
 
 /** Every error of a layout operation. @internal */
 export type LayoutError =
   | InvalidLayout
+  | LayoutNotFound
   | LayoutBlobNotFound
   | LayoutImageNotFound
   | LayoutLocked
@@ -63,7 +64,10 @@ export const open = (
       Effect.catchIf(notFound, () => Effect.succeedNone)
     )
     if (Option.isNone(marker)) {
-      if (options.create !== true) return yield* invalid("no oci-layout file")
+      if (options.create !== true) {
+        // a path with nothing there is "not found" (a CLI exits 3), not a malformed layout
+        return yield* (yield* fs.exists(dir)) ? invalid("no oci-layout file") : new LayoutNotFound({ directory: dir })
+      }
       yield* fs.makeDirectory(at("blobs"), { recursive: true })
       yield* fs.writeFileString(at("oci-layout"), layoutFile)
     } else {
