@@ -3,13 +3,15 @@
  * `docker login` / `docker logout` do. Login first checks the credentials against the registry
  * (`GET /v2/`, through its Basic or token challenge), then stores them where Docker keeps them:
  * `$DOCKER_CONFIG/config.json` (default `~/.docker/config.json`), or the credential helper it names.
- * JSON: login `{ "registry", "username" }`; logout `{ "registry" }`.
+ * In a terminal, a missing user name or password is asked for (the password without echo), as
+ * `docker login` does. JSON: login `{ "registry", "username" }`; logout `{ "registry" }`.
  *
  * @internal
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Prompt from "@effect/cli/Prompt"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -28,11 +30,21 @@ const readStdin = Effect.async<string>((resume) => {
   process.stdin.resume()
 })
 
+/** Asks in the terminal, or fails with `usage` when stdin is not one (a script must pass the value). */
+const ask = <A>(prompt: Prompt.Prompt<A>, usage: string) =>
+  process.stdin.isTTY === true
+    ? Effect.catchTag(prompt, "QuitException", () => new UsageError({ message: "login cancelled" }))
+    : new UsageError({ message: usage })
+
 export const login = Command.make(
   "login",
   {
     registry: Args.text({ name: "REGISTRY" }),
-    username: Options.text("username").pipe(Options.withAlias("u"), Options.withDescription("The user name.")),
+    username: Options.text("username").pipe(
+      Options.withAlias("u"),
+      Options.optional,
+      Options.withDescription("The user name (asked for in a terminal when not given).")
+    ),
     passwordStdin: Options.boolean("password-stdin").pipe(Options.withDescription("Read the password from stdin.")),
     password: Options.redacted("password").pipe(
       Options.withAlias("p"),
@@ -40,16 +52,22 @@ export const login = Command.make(
       Options.withDescription("The password (visible to other users of the machine; prefer --password-stdin).")
     )
   },
-  ({ password, passwordStdin, registry, username }) =>
+  ({ password, passwordStdin, registry, username: givenUsername }) =>
     withLibrary(({ Auth, Credentials, HttpClientRequest, NodeContext, RegistryError, Stack, Transport }) =>
       Effect.gen(function*() {
         const g = yield* globals
         const host = yield* registryHost(registry)
+        const username = Option.isSome(givenUsername)
+          ? givenUsername.value
+          : yield* ask(Prompt.text({ message: "Username" }), "login needs -u USER when stdin is not a terminal")
         const secret = passwordStdin
           ? Redacted.make(yield* readStdin)
           : Option.isSome(password)
           ? password.value
-          : yield* new UsageError({ message: "login needs --password-stdin (or -p PASSWORD)" })
+          : yield* ask(
+            Prompt.hidden({ message: `Password for ${username} at ${host}` }),
+            "login needs --password-stdin (or -p PASSWORD) when stdin is not a terminal"
+          )
         if (Redacted.value(secret) === "") return yield* new UsageError({ message: "the password is empty" })
         const credential = Credentials.Credential.Basic({ username, password: secret })
 

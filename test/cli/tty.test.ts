@@ -1,7 +1,8 @@
 /**
  * The live progress bars in a real pseudo-terminal (tmux): the screen is redrawn in place (the
  * cursor goes back up over the bars; the scrollback holds one copy of them), and the final screen
- * shows every blob done and the total complete.
+ * shows every blob done and the total complete. `login` with neither user nor password asks for both
+ * there, the password without echo.
  */
 import { expect, layer } from "@effect/vitest"
 import * as Duration from "effect/Duration"
@@ -12,7 +13,7 @@ import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as TestRegistry from "../../src/testing/index.js"
 import { integrationSuite } from "../integration/support/binaries.js"
-import { cliPath, sandbox, seedImage } from "./support.js"
+import { cli, cliPath, sandbox, seedImage } from "./support.js"
 
 const short = (digest: string) => digest.slice("sha256:".length, "sha256:".length + 12)
 
@@ -83,4 +84,38 @@ integrationSuite("live progress in a terminal", ["tmux"], () => {
         expect(redraws.length).toBeGreaterThanOrEqual(2)
       }))
   })
+
+  layer(TestRegistry.layer({ auth: { mode: "basic", users: { ann: "pw-secret-1" } } }), { excludeTestServices: true })(
+    (it) => {
+      it.scoped("login asks for the user name and the password (not echoed), checks and stores them", () =>
+        Effect.gen(function*() {
+          const registry = yield* TestRegistry.TestRegistry
+          const box = sandbox()
+          const { run } = yield* tmux(box.dir)
+          const env = Object.entries(box.env).flatMap(([k, v]) => ["-e", `${k}=${v}`])
+          const command = [process.execPath, cliPath(), "login", registry.host, "; echo EXIT=$?; sleep 60"].join(" ")
+          run("new-session", "-d", "-s", "login", "-x", "150", "-y", "20", ...env, command)
+          const screenWith = (text: string) =>
+            Effect.sync(() => run("capture-pane", "-p", "-t", "login")).pipe(
+              Effect.filterOrFail((screen) => screen.includes(text), () => new Error(`no ${text} yet`)),
+              Effect.retry(Schedule.spaced(Duration.millis(100)).pipe(Schedule.upTo(Duration.seconds(60))))
+            )
+          yield* screenWith("Username")
+          run("send-keys", "-t", "login", "ann", "Enter")
+          yield* screenWith("Password for ann")
+          run("send-keys", "-t", "login", "pw-secret-1", "Enter")
+          const screen = yield* screenWith("EXIT=")
+          expect(screen).toContain("EXIT=0")
+          expect(screen).toContain(`Login Succeeded (ann at ${registry.host})`)
+          expect(screen).not.toContain("pw-secret-1")
+          // stored as docker login stores them: the next command reads without being asked
+          const listed = yield* cli(["catalog", registry.host], { sandbox: box })
+          expect(listed.code).toBe(0)
+          // not a terminal: no prompt, a usage error naming what is missing
+          const scripted = yield* cli(["login", registry.host, "-u", "ann"], { sandbox: box, input: "" })
+          expect(scripted.code).toBe(2)
+          expect(scripted.stderr).toContain("--password-stdin")
+        }))
+    }
+  )
 })
