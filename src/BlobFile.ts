@@ -10,6 +10,7 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as Digest from "./Digest.js"
+import { readFrom } from "./internal/fileRead.js"
 import { writeAtomically } from "./internal/fileWrite.js"
 import type * as Reference from "./Reference.js"
 import { type BlobReadError, reopenable, Repository } from "./Repository.js"
@@ -52,10 +53,7 @@ export const upload = Effect.fn("BlobFile.upload")(function*(
   const fs = yield* FileSystem.FileSystem
   const repository = yield* Repository
   const { size } = yield* fs.stat(path)
-  // read in 1 MiB pieces: per-piece Effect work, not the disk, bounds a 64 KiB read's speed
-  const body = reopenable((offset) => fs.stream(path, { offset: BigInt(offset), chunkSize: FileSystem.MiB(1) }), {
-    size: Number(size)
-  })
+  const body = reopenable((offset) => readFrom(fs, path, offset), { size: Number(size) })
   return yield* repository.putBlob(repo, body, {
     size: Number(size),
     ...(options.mediaType === undefined ? {} : { mediaType: options.mediaType }),

@@ -141,11 +141,17 @@ export interface Layout {
   readonly hasBlob: (digest: Digest.Digest, size?: number | undefined) => Effect.Effect<boolean, OciLayoutError>
   /**
    * A blob's bytes. Read whole, they are verified against the digest (and `size`); from an
-   * `offset`, they are the rest of the file, unverified.
+   * `offset`, they are the rest of the file, unverified. `verify: false` skips the check for a
+   * reader that verifies what it writes anyway (a copy's destination does), so the bytes are
+   * hashed once, not twice.
    */
   readonly readBlob: (
     digest: Digest.Digest,
-    options?: { readonly size?: number | undefined; readonly offset?: number | undefined }
+    options?: {
+      readonly size?: number | undefined
+      readonly offset?: number | undefined
+      readonly verify?: boolean | undefined
+    }
   ) => Stream.Stream<Uint8Array, OciLayoutError>
   /**
    * Writes a blob: to a temporary file, verified, then renamed into place. A blob already there is

@@ -334,6 +334,59 @@ describe("Copy.copy with layouts", () => {
       expect(yield* b.hasManifest("dst/multi", "sha256-" + Digest.hex(idx.manifest.digest))).toBe(true)
     }))
 
+  /**
+   * A layout whose blob `n` (0: the config) was altered in place, keeping its size: read unverified
+   * by the copy, it must be caught by the destination, which commits nothing.
+   */
+  const tampered = (seed: string, n: number, layerSize?: number) =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const dir = yield* tempDir
+      const img = Images.image(seed, { layers: 1, ...(layerSize === undefined ? {} : { layerSize }) })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const source = Path.join(dir, "source")
+      yield* run(Copy.copy(at(a, "src/app", "v1"), Copy.layout(source, "v1")))
+      const blob = img.blobs[n]!.descriptor
+      const file = yield* run(Effect.flatMap(OciLayout.open(source), (layout) => layout.blobPath(blob.digest)))
+      const bytes = Fs.readFileSync(file)
+      bytes[Math.floor(bytes.length / 2)]! ^= 0xff
+      Fs.writeFileSync(file, bytes)
+      return { dir, source, blob, img }
+    })
+
+  const expectCaught = (error: Copy.CopyError, digest: Digest.Digest) => {
+    expect(error._tag).toBe("CopyBlobFailed")
+    if (error._tag !== "CopyBlobFailed") return
+    expect(error.digest).toBe(digest)
+    expect(error.operation).toBe("write")
+    // our own check, not a registry's refusal of a complete upload
+    expect(error.cause).toMatchObject({ _tag: "DigestMismatch", expected: digest })
+  }
+
+  for (const [what, n, layerSize] of [["a small blob (one PUT)", 0, undefined], ["a large blob (streamed)", 1, 8 * 1024 * 1024 + 5]] as const) {
+    it.scopedLive(`layout → registry: ${what} altered in the layout fails typed, and the registry commits nothing`, () =>
+      Effect.gen(function*() {
+        const { blob, img, source } = yield* tampered(`tamper-${n}`, n, layerSize)
+        const b = yield* Testing.make()
+        const error = yield* Effect.flip(run(Copy.copy(Copy.layout(source, "v1"), at(b, "dst/app", "v1"))))
+        expectCaught(error, blob.digest)
+        expect(yield* b.hasBlob("dst/app", blob.digest)).toBe(false)
+        expect(yield* b.hasManifest("dst/app", img.manifest.digest)).toBe(false)
+        expect(yield* b.uploadSessions).toEqual([])
+      }), 30_000)
+  }
+
+  it.scopedLive("layout → layout: a blob altered in the source layout fails typed, and leaves no file", () =>
+    Effect.gen(function*() {
+      const { blob, dir, img, source } = yield* tampered("tamper-layout", 1)
+      const target = Path.join(dir, "target")
+      const error = yield* Effect.flip(run(Copy.copy(Copy.layout(source, "v1"), Copy.layout(target, "v1"))))
+      expectCaught(error, blob.digest)
+      const written = Fs.readdirSync(Path.join(target, "blobs", "sha256"))
+      expect(written.some((name) => name.startsWith(Digest.hex(blob.digest)))).toBe(false)
+      expect(written).not.toContain(Digest.hex(img.manifest.digest))
+    }))
+
   it.scopedLive("a source directory that is not a layout fails with CopyEndpointFailed", () =>
     Effect.gen(function*() {
       const dir = yield* tempDir

@@ -262,6 +262,28 @@ describe("monolithic", () => {
     }).pipe(Effect.provide(w.layer))
   })
 
+  it.effect("a reopenable body of known digest is read once, checked on the way: a wrong one never completes the PUT", () => {
+    const w = world()
+    const blob = randomBytes(50)
+    const { body, opens } = reopenablePieces(blob, [7])
+    return Effect.gen(function*() {
+      const error = yield* Effect.flip(
+        put(body, { strategy: "monolithic", digest: Digest.compute("not these bytes"), size: 50, skipExisting: false })
+      )
+      // ours, typed: not the registry's DIGEST_INVALID to a complete PUT
+      expect(error).toMatchObject({ _tag: "DigestMismatch", actual: Digest.compute(blob) })
+      expect(opens).toEqual([0])
+      expect(w.blobs.size).toBe(0)
+      expect(w.cancelled).toEqual(["u1"])
+      // the right digest: one reading, one PUT
+      const good = reopenablePieces(blob, [7])
+      const descriptor = yield* put(good.body, { strategy: "monolithic", digest: Digest.compute(blob), size: 50 })
+      expect(descriptor.digest).toBe(Digest.compute(blob))
+      expect(good.opens).toEqual([0])
+      expect(w.blobs.get(Digest.compute(blob))).toEqual(blob)
+    }).pipe(Effect.provide(w.layer))
+  })
+
   it.effect("a one-shot stream of unknown digest is read once, into memory, and sent from there", () => {
     const w = world()
     const blob = randomBytes(50)

@@ -62,13 +62,16 @@ export type Handler = (request: Recorded, index: number) => Answer | Effect.Effe
  * @category models
  */
 export interface FakeHttp {
-  /** Every request sent, in order; it grows as requests are made. */
+  /** Every request sent, in order; it grows as requests are made (not one whose stream body failed: that fails as `RequestError`). */
   readonly requests: ReadonlyArray<Recorded>
   readonly client: HttpClient.HttpClient
   readonly layer: Layer.Layer<HttpClient.HttpClient>
 }
 
-const readBody = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<Uint8Array | undefined> => {
+/** The request's body; a stream body that fails fails the request, as a real client's would. */
+const readBody = (
+  request: HttpClientRequest.HttpClientRequest
+): Effect.Effect<Uint8Array | undefined, HttpClientError.RequestError> => {
   const body = request.body
   switch (body._tag) {
     case "Uint8Array":
@@ -78,7 +81,9 @@ const readBody = (request: HttpClientRequest.HttpClientRequest): Effect.Effect<U
     case "Stream":
       return Stream.runCollect(body.stream).pipe(
         Effect.map((chunks) => concat(Array.from(chunks))),
-        Effect.orDie
+        Effect.mapError((cause) =>
+          new HttpClientError.RequestError({ request, reason: "Transport", cause, description: "the request body failed" })
+        )
       )
     default:
       return Effect.succeed(undefined)

@@ -54,7 +54,15 @@ export interface Handle<E> {
   readonly hasManifest: (descriptor: Manifest.Descriptor) => Effect.Effect<boolean, E>
   readonly putManifest: (manifest: Manifest.Decoded, placement: Placement) => Effect.Effect<void, E>
   readonly hasBlob: (descriptor: Manifest.Descriptor) => Effect.Effect<boolean, E>
+  /**
+   * A blob's bytes, unverified: `writeBlob` verifies what it writes against the descriptor's digest
+   * and size, so a copy hashes each blob once (and a blob that does not match never lands).
+   */
   readonly readBlob: (descriptor: Manifest.Descriptor) => Source<E>
+  /**
+   * Writes a blob from `source`, verified against the descriptor's digest and size before it is
+   * committed: a layout renames its file into place only then, a registry upload commits only then.
+   */
   readonly writeBlob: <E2>(descriptor: Manifest.Descriptor, source: Source<E2>) => Effect.Effect<void, E | E2>
   /** Mounts a blob from another repository of the same registry: true when it worked (registries only). */
   readonly mount: (descriptor: Manifest.Descriptor, from: string) => Effect.Effect<boolean, E>

@@ -45,10 +45,9 @@ export const make = (
       putManifest: (manifest, placement) =>
         Effect.asVoid(repo.putManifest(placement === "top" ? topRef : byDigest(manifest), manifest)),
       hasBlob: (descriptor) => absent(repo.statBlob(bare, descriptor.digest)),
+      // not verified here: every destination verifies what it writes (see `Handle.readBlob`)
       readBlob: (descriptor): Source<RegistryFailure> => (offset) =>
-        offset === 0
-          ? repo.getBlob(bare, descriptor.digest, { size: descriptor.size })
-          : repo.getBlobRange(bare, descriptor.digest, { offset }),
+        repo.getBlobRange(bare, descriptor.digest, { offset }),
       writeBlob: (descriptor, source) =>
         Effect.asVoid(
           // re-readable: a cut upload goes on from where the registry stands, re-reading only the rest

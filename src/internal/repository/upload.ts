@@ -209,6 +209,31 @@ const streamed = <E, R>(
     return yield* chunked(ctx, target, progress, engine, plan.digest)
   })
 
+/**
+ * The body checked against `digest` and `size` on its way, with the check made before its last
+ * bytes are let through: a body that does not match fails while the request still lacks bytes it
+ * declared, so the registry cannot take it as whole and commit it. Each run hashes from the start.
+ */
+const verifiedBeforeEnd = (digest: Digest.Digest, size: number) =>
+<E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DigestMismatch | SizeMismatch, R> =>
+  Stream.suspend(() => {
+    const hasher = Digest.hasher(Digest.algorithm(digest))
+    const short = Effect.suspend(() =>
+      hasher.size() < size ? Effect.fail(new SizeMismatch({ expected: size, actual: hasher.size() })) : Effect.void
+    )
+    return Stream.concat(
+      Stream.mapChunksEffect(body, (chunk) =>
+        Effect.suspend((): Effect.Effect<Chunk.Chunk<Uint8Array>, DigestMismatch | SizeMismatch> => {
+          for (const bytes of chunk) hasher.update(bytes)
+          if (hasher.size() > size) return Effect.fail(new SizeMismatch({ expected: size, actual: hasher.size() }))
+          if (hasher.size() < size) return Effect.succeed(chunk)
+          const actual = hasher.digest()
+          return actual === digest ? Effect.succeed(chunk) : Effect.fail(new DigestMismatch({ expected: digest, actual }))
+        })),
+      Stream.drain(Stream.fromEffect(short))
+    )
+  })
+
 /** The closing PUT with the whole blob (`digest` and `size` known); after a failure, in chunks. */
 const monolithic = <E, R>(
   ctx: UploadContext,
@@ -227,7 +252,7 @@ const monolithic = <E, R>(
     const bytes = source.bytes
     const body = bytes !== undefined
       ? { http: HttpBody.stream(Stream.succeed(bytes), octetStream, size), failed: () => Option.none() }
-      : yield* Effect.map(watchBody(source.open(0, "the PUT was sent again")), ({ failed, stream }) => ({
+      : yield* Effect.map(watchBody(verifiedBeforeEnd(digest, size)(source.open(0, "the PUT was sent again"))), ({ failed, stream }) => ({
         http: HttpBody.stream(stream, octetStream, size),
         failed
       }))
