@@ -20,7 +20,6 @@
  *
  * @since 0.1.0
  */
-import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
 import * as HttpClient from "@effect/platform/HttpClient"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
@@ -108,14 +107,16 @@ export const layer = <E, R>(
 export const layerFetchHttpClient = (
   init: { readonly redirect?: "manual" | "follow" | undefined } = {}
 ): Layer.Layer<HttpClient.HttpClient> =>
-  Layer.effect(
-    HttpClient.HttpClient,
-    // fetch decodes gzip / deflate / br bodies itself: their headers go, so they are not decoded twice.
-    Effect.map(HttpClient.HttpClient, HttpClient.transformResponse(Effect.map(ContentEncoding.fetchDecoded)))
-  ).pipe(
-    Layer.provide(FetchHttpClient.layer),
-    Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { redirect: init.redirect ?? "manual" }))
-  )
+  // loaded when this Layer is built: programs on another client (node.layer's undici) never load it
+  Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@effect/platform/FetchHttpClient")), (FetchHttpClient) =>
+    Layer.effect(
+      HttpClient.HttpClient,
+      // fetch decodes gzip / deflate / br bodies itself: their headers go, so they are not decoded twice.
+      Effect.map(HttpClient.HttpClient, HttpClient.transformResponse(Effect.map(ContentEncoding.fetchDecoded)))
+    ).pipe(
+      Layer.provide(FetchHttpClient.layer),
+      Layer.provide(Layer.succeed(FetchHttpClient.RequestInit, { redirect: init.redirect ?? "manual" }))
+    )))
 
 /**
  * The stack on the platform's `fetch` ({@link layerFetchHttpClient}): the whole client on any

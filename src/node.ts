@@ -7,17 +7,19 @@
  *
  * @since 0.1.0
  */
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
-import * as Undici from "@effect/platform-node/Undici"
-import * as HttpClient from "@effect/platform/HttpClient"
-import * as NodeCommandExecutor from "@effect/platform-node/NodeCommandExecutor"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Path from "@effect/platform/Path"
 import type * as ConfigError from "effect/ConfigError"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import type * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import type * as Undici from "@effect/platform-node/Undici"
 import * as Credentials from "./Credentials.js"
 import * as Stack from "./Stack.js"
 
@@ -40,6 +42,10 @@ export interface HttpOptions {
  * An undici `HttpClient` for registries. It never follows redirects by itself (the Transport does,
  * so that credentials never reach another origin).
  *
+ * undici (a large module) is loaded, and its connection pool made, on the first request: a program
+ * that builds the stack but sends nothing, or answers from its caches, never loads it. The pool is
+ * closed with the Layer's scope.
+ *
  * @example
  * Transport.layer().pipe(Layer.provide(node.layerHttpClient({ ca: fs.readFileSync("ca.pem", "utf8") })))
  *
@@ -47,25 +53,49 @@ export interface HttpOptions {
  * @category layers
  */
 export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
-  Layer.effect(HttpClient.HttpClient, Effect.map(HttpClient.HttpClient, keepAliveAfterHead)).pipe(
-    Layer.provide(NodeHttpClient.layerUndiciWithoutDispatcher),
-    Layer.provide(
-      Layer.scoped(
-        NodeHttpClient.Dispatcher,
-        Effect.acquireRelease(
-          Effect.sync(() =>
-            new Undici.Agent({
-              connections: options.connections ?? 8,
-              connect: {
-                ...(options.ca === undefined ? {} : { ca: typeof options.ca === "string" ? options.ca : [...options.ca] }),
-                ...(options.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})
-              }
-            })
-          ),
-          (agent) => Effect.promise(() => agent.destroy())
-        )
+  Layer.scoped(
+    HttpClient.HttpClient,
+    Effect.gen(function*() {
+      // made once, by the first request that finds the modules loaded (in one synchronous step, so an
+      // interrupted first request leaves nothing half made)
+      let agent: Undici.Agent | undefined
+      let client: HttpClient.HttpClient | undefined
+      let closed = false
+      yield* Effect.addFinalizer(() =>
+        Effect.suspend(() => {
+          closed = true
+          return agent === undefined ? Effect.void : Effect.promise(() => agent!.destroy())
+        })
       )
-    )
+      const undici = Effect.flatMap(
+        Effect.promise(() => Promise.all([import("@effect/platform-node/NodeHttpClient"), import("@effect/platform-node/Undici")])),
+        ([Client, UndiciModule]) =>
+          Effect.sync(() => {
+            if (client === undefined && !closed) {
+              // undici is CommonJS: its `default` is the module itself, the one export a bundler's
+              // lazily loaded chunk keeps for sure (the CLI's bundle has no named `Agent` there)
+              agent = new UndiciModule.default.Agent({
+                connections: options.connections ?? 8,
+                connect: {
+                  ...(options.ca === undefined ? {} : { ca: typeof options.ca === "string" ? options.ca : [...options.ca] }),
+                  ...(options.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})
+                }
+              })
+              client = keepAliveAfterHead(Client.makeUndici(agent), Client.UndiciRequestOptions)
+            }
+            return client
+          })
+      )
+      return HttpClient.makeWith(
+        (effect: Effect.Effect<HttpClientRequest.HttpClientRequest, HttpClientError.HttpClientError>) =>
+          Effect.flatMap(effect, (request) =>
+            Effect.flatMap(client === undefined ? undici : Effect.succeed(client), (loaded) =>
+              loaded === undefined
+                ? Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", description: "the HTTP client's Layer is closed" }))
+                : loaded.execute(request))),
+        Effect.succeed
+      )
+    })
   )
 
 /**
@@ -73,9 +103,12 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
  * not), so each blob or manifest existence check paid a new TCP (and TLS) connection — half the
  * requests of a many-layer copy. Registries answer HEAD correctly: the connection is kept.
  */
-const keepAliveAfterHead = (client: HttpClient.HttpClient): HttpClient.HttpClient =>
+const keepAliveAfterHead = (
+  client: HttpClient.HttpClient,
+  requestOptions: typeof NodeHttpClient.UndiciRequestOptions
+): HttpClient.HttpClient =>
   HttpClient.transform(client, (effect, request) =>
-    request.method === "HEAD" ? Effect.provideService(effect, NodeHttpClient.UndiciRequestOptions, keepConnection) : effect)
+    request.method === "HEAD" ? Effect.provideService(effect, requestOptions, keepConnection) : effect)
 
 /** `reset: false` keeps the connection; the client puts the request's own method and path over these. */
 const keepConnection = { method: "HEAD", path: "/", reset: false } as const
@@ -100,11 +133,29 @@ export interface StackOptions extends Stack.Options {
 }
 
 /**
- * What the credential stores need: files, paths, and processes for credential helpers. Only these
- * three (not `NodeContext`, which also loads the terminal and worker modules): start-up time is
- * mostly module loading.
+ * Runs credential helpers: Node's command executor, loaded when the first helper runs (most
+ * programs never run one, and start-up time is mostly module loading).
  */
-const credentialFiles = NodeCommandExecutor.layer.pipe(
+const lazyCommandExecutor = Layer.effect(
+  CommandExecutor.CommandExecutor,
+  Effect.map(FileSystem.FileSystem, (fs) => {
+    let executor: CommandExecutor.CommandExecutor | undefined
+    const load = Effect.flatMap(Effect.promise(() => import("@effect/platform-node/NodeCommandExecutor")), (NodeCommandExecutor) =>
+      Effect.provide(
+        CommandExecutor.CommandExecutor,
+        NodeCommandExecutor.layer.pipe(Layer.provide(Layer.succeed(FileSystem.FileSystem, fs)))
+      ).pipe(Effect.tap((made) => (executor = made))))
+    return CommandExecutor.makeExecutor((command) =>
+      Effect.flatMap(executor === undefined ? load : Effect.succeed(executor), (real) => real.start(command))
+    )
+  })
+)
+
+/**
+ * What the credential stores need: files, paths, and processes for credential helpers. Only these
+ * three (not `NodeContext`, which also loads the terminal and worker modules).
+ */
+const credentialFiles = lazyCommandExecutor.pipe(
   Layer.provideMerge(Layer.merge(NodeFileSystem.layer, NodePath.layer))
 )
 

@@ -1,10 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as Redacted from "effect/Redacted"
 import { fileURLToPath } from "node:url"
 import * as Credentials from "../src/Credentials.js"
+import * as node from "../src/node.js"
 import { b64, everything, expectBasic, expectFailure, lookup, tempDir } from "./support/CredentialsFixture.js"
 
 const { Credential } = Credentials
@@ -209,6 +211,16 @@ describe("Credentials credential helpers", () => {
       expect((yield* get("unknown.example"))._tag).toBe("Anonymous")
       expect((yield* get("empty.example"))._tag).toBe("Anonymous")
       expectBasic(yield* get("fallback.example"), "file", "file-pw")
+    }))
+
+  it.scopedLive("node.layer()'s default store runs them (its command executor loads on first use)", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir({ "config.json": { credsStore: "fake" } })
+      const credential = yield* Effect.flatMap(Credentials.Credentials, (store) => store.get("ghcr.io")).pipe(
+        Effect.provide(node.layer({ transport: {} })),
+        Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(helperEnv(dir)))))
+      )
+      expectBasic(credential, "helper-user", "helper:secret")
     }))
 
   it.scopedLive("credHelpers win over credsStore, per host, with keys normalised", () =>

@@ -109,6 +109,41 @@ describe("the packed package", () => {
   })
 })
 
+describe("what effect-oci/node loads", () => {
+  /** Packages and modules a pull or a push never needs. */
+  const unused = [
+    /\/node_modules\/(redis|@redis\/[^/]+|@effect\/(cluster|sql|sql-pg|sql-sqlite-node|workflow|rpc|cli|experimental)|yaml|semver)\//,
+    /\/node_modules\/@effect\/platform(-node)?(-shared)?\/dist\/esm\/(NodeCommandExecutor|FetchHttpClient|NodeContext|NodeTerminal|NodeWorker)\.js$/,
+    /\/node_modules\/effect-oci\/dist\/(testing\/|cli\/|bin\/|Copy\.js|OciLayout\.js|Sync\.js|BlobCacheRedis\.js)/
+  ]
+  const undici = /\/node_modules\/(undici\/index\.js|@effect\/platform-node\/dist\/esm\/NodeHttpClient\.js)$/
+
+  it("the default stack loads nothing a pull does not use; undici comes with the first request", async () => {
+    const home = Fs.mkdtempSync(Path.join(app.dir, "home-"))
+    const log = Path.join(app.dir, "load.log")
+    for (const file of ["startup.mjs", "loadLog.mjs", "loadLogHooks.mjs"]) {
+      Fs.copyFileSync(Path.join(root, "test/runtime", file), Path.join(app.dir, file))
+    }
+    const result = await exec(process.execPath, ["--import", "./loadLog.mjs", "startup.mjs"], {
+      cwd: app.dir,
+      env: { ...process.env, LOAD_LOG: log, HOME: home, DOCKER_CONFIG: home, XDG_RUNTIME_DIR: home }
+    })
+    expect(result.stderr).toBe("")
+    expect(JSON.parse(result.stdout)).toEqual({ failure: "ManifestUnknown", requests: 1 })
+    const lines = Fs.readFileSync(log, "utf8").trim().split("\n")
+    const built = lines.indexOf("-- built")
+    const requested = lines.indexOf("-- requested")
+    expect(built).toBeGreaterThan(0)
+    expect(requested).toBeGreaterThan(built)
+    // the stack itself was loaded: it is what this test looks at
+    expect(lines.slice(0, built).some((url) => url.endsWith("/effect-oci/dist/Repository.js"))).toBe(true)
+    const loaded = lines.filter((line) => !line.startsWith("-- "))
+    expect(loaded.filter((url) => unused.some((pattern) => pattern.test(url)))).toEqual([])
+    expect(lines.slice(0, built).filter((url) => undici.test(url))).toEqual([])
+    expect(lines.slice(built, requested).filter((url) => undici.test(url))).toHaveLength(2)
+  }, 60_000)
+})
+
 describe("the packed command line", () => {
   it("npx effect-oci runs the bin from the installed package (help, version, an exit code)", async () => {
     expect(app.manifest.bin).toEqual({ "effect-oci": "dist/bin/effect-oci.js" })
