@@ -445,11 +445,14 @@ export class Repository extends Context.Tag("effect-oci/Repository")<Repository,
   /**
    * `POST …/blobs/uploads/?mount=<digest>&from=<repository>` (same registry; the token asks for pull
    * on `from` too). 201 → `Mounted`; 202 → `UploadStarted` with the session the registry opened.
+   * With the blob's `size` (and `mediaType`) known, a mounted blob's descriptor needs no further
+   * request; without them it is asked for (`HEAD`) unless the BlobCache knows it.
    */
   readonly mountBlob: (
     repo: Reference.Reference,
     digest: Digest.Digest,
-    from: string
+    from: string,
+    known?: { readonly size?: number | undefined; readonly mediaType?: string | undefined }
   ) => Effect.Effect<MountResult, MountError>
   /** Opens an upload session the caller owns: store it, resume it, or cancel it. */
   readonly startUpload: (repo: Reference.Reference) => Effect.Effect<UploadSession, UploadSessionError>
@@ -608,7 +611,9 @@ export const make = (options: Options = {}): Effect.Effect<Repository["Type"], n
       referrers: Effect.fn("Repository.referrers")((repo, subject, o) => Referrers.list(ctx, repo, subject, o)),
       // Generic in the body's error and context, which Effect.fn would not keep: spanned by hand.
       putBlob: (repo, body, o) => Upload.putBlob(wctx, repo, body, o).pipe(Effect.withSpan("Repository.putBlob")),
-      mountBlob: Effect.fn("Repository.mountBlob")((repo, digest, from) => Upload.mountBlob(wctx, repo, digest, from)),
+      mountBlob: Effect.fn("Repository.mountBlob")((repo, digest, from, known) =>
+        Upload.mountBlob(wctx, repo, digest, from, known)
+      ),
       startUpload: Effect.fn("Repository.startUpload")((repo) => Upload.startUpload(wctx, repo)),
       uploadStatus: Effect.fn("Repository.uploadStatus")((repo, session) => Upload.uploadStatus(wctx, repo, session)),
       resumeUpload: (repo, session, body, o) =>

@@ -105,7 +105,7 @@ describe("Copy.copy between registries", () => {
       expect(manifestPut).toBeGreaterThan(lastBlob)
     }))
 
-  it.scopedLive("within one registry every blob is mounted from the source repository", () =>
+  it.scopedLive("within one registry every blob is mounted from the source repository, one request each", () =>
     Effect.gen(function*() {
       const a = yield* Testing.make()
       const img = Images.image("mount", { layers: 5 })
@@ -117,6 +117,45 @@ describe("Copy.copy between registries", () => {
       const log = yield* a.requests
       expect(log.filter((r) => r.method === "PATCH" || (r.method === "PUT" && r.path.includes("/blobs/")))).toEqual([])
       expect(log.filter((r) => r.query["mount"] !== undefined).every((r) => r.query["from"] === "src/app")).toBe(true)
+      // the mount itself is the only request per blob: no HEAD first
+      expect(log.filter((r) => r.path.includes("/blobs/")).map((r) => r.method)).toEqual(Array(6).fill("POST"))
+    }))
+
+  it.scopedLive("within one registry, blobs this process knows the destination holds are skipped without a request", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const img = Images.image("known", { layers: 3 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      for (const b of img.blobs) yield* a.putBlob("other/app", b.bytes)
+      const result = yield* run(Effect.gen(function*() {
+        // this process learns that other/app holds every blob (one HEAD each, remembered)
+        const repo = yield* Repository.Repository
+        for (const b of img.blobs) yield* repo.statBlob(refOf(a, "other/app"), b.descriptor.digest)
+        yield* a.clearRequests
+        return yield* Copy.copy(at(a, "src/app", "v1"), at(a, "other/app", "v1"))
+      }))
+      expect(result.blobs).toEqual({ copied: 0, skipped: 4, mounted: 0 })
+      expect((yield* a.requests).filter((r) => r.path.includes("/blobs/"))).toEqual([])
+    }))
+
+  it.scopedLive("within one registry, a mount the registry refuses is cancelled, then the destination is asked", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const img = Images.image("refused", { layers: 2 })
+      const [held, ...rest] = img.blobs
+      // the source repository lacks one blob (so it cannot be mounted from there); the destination holds it
+      for (const b of rest) yield* a.putBlob("src/app", b.bytes)
+      yield* a.putManifest("src/app", img.manifest.bytes, { tag: "v1", mediaType: img.manifest.mediaType })
+      yield* a.putBlob("other/app", held!.bytes)
+      yield* a.clearRequests
+      const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(a, "other/app", "v1")))
+      expect(result.blobs).toEqual({ copied: 0, skipped: 1, mounted: 2 })
+      yield* expectImageIn(a, "other/app", img)
+      const forHeld = (yield* a.requests).filter((r) =>
+        r.query["mount"] === held!.descriptor.digest || r.path.endsWith(held!.descriptor.digest) ||
+        (r.method === "DELETE" && r.path.includes("/blobs/uploads/"))
+      )
+      expect(forHeld.map((r) => `${r.method} ${r.status}`)).toEqual(["POST 202", "DELETE 204", "HEAD 200"])
     }))
 
   it.scopedLive("from another registry, blobs the BlobCache knows in a destination repository are mounted from it", () =>

@@ -197,16 +197,28 @@ const copyBlob = (
     const failed = (endpoint: string, operation: BlobFailed["operation"]) => (cause: EndpointFailure) =>
       new BlobFailed({ endpoint, digest, operation, cause })
     yield* Progress.emit(tracker, () => ({ _tag: "BlobStarted", digest, size, mediaType: blob.mediaType }))
-    if (yield* Effect.mapError(destination.hasBlob(blob), failed(destination.name, "stat"))) {
+    const skipped = Effect.suspend(() => {
       tracker.skipped++
-      yield* Progress.emit(tracker, () => ({ _tag: "BlobSkipped", digest, size }))
-      return yield* Progress.totals(tracker)
+      return Effect.zipRight(Progress.emit(tracker, () => ({ _tag: "BlobSkipped", digest, size })), Progress.totals(tracker))
+    })
+    const mounted = (from: string) =>
+      Effect.suspend(() => {
+        tracker.mounted++
+        return Effect.zipRight(Progress.emit(tracker, () => ({ _tag: "BlobMounted", digest, size, from })), Progress.totals(tracker))
+      })
+    if (mounts.direct !== undefined) {
+      // Within one registry the source repository holds every blob: one mount request links it
+      // (a blob already there included), where asking first would cost a second request per blob.
+      // Only what this process already knows to be there is skipped without a request.
+      if (yield* mounts.known(blob)) return yield* skipped
+      if (yield* Effect.mapError(destination.mount(blob, mounts.direct), failed(destination.name, "mount"))) {
+        return yield* mounted(mounts.direct)
+      }
     }
+    if (yield* Effect.mapError(destination.hasBlob(blob), failed(destination.name, "stat"))) return yield* skipped
     for (const from of yield* mounts.candidates(blob)) {
       if (yield* Effect.mapError(destination.mount(blob, from), failed(destination.name, "mount"))) {
-        tracker.mounted++
-        yield* Progress.emit(tracker, () => ({ _tag: "BlobMounted", digest, size, from }))
-        return yield* Progress.totals(tracker)
+        return yield* mounted(from)
       }
       yield* mounts.refused(blob, from)
     }
@@ -237,6 +249,11 @@ const maxMountCandidates = 3
 
 /** Where a blob can be mounted from, and what to forget when a mount is refused. */
 interface Mounts {
+  /** The source repository, when it is another repository of the destination's registry. */
+  readonly direct: string | undefined
+  /** Whether the BlobCache knows the destination holds the blob (no request). */
+  readonly known: (blob: Manifest.Descriptor) => Effect.Effect<boolean>
+  /** Other repositories of the destination's registry the BlobCache knows to hold the blob. */
   readonly candidates: (blob: Manifest.Descriptor) => Effect.Effect<ReadonlyArray<string>>
   readonly refused: (blob: Manifest.Descriptor, from: string) => Effect.Effect<void>
 }
@@ -248,23 +265,24 @@ interface Mounts {
  */
 const mountsFor = (source: AnyHandle, destination: AnyHandle, cache: BlobCache["Type"]): Mounts => {
   const target = destination.repository
-  if (target === undefined) return { candidates: () => Effect.succeed([]), refused: () => Effect.void }
-  const fromSource = source.repository !== undefined && source.repository.registry === target.registry &&
+  if (target === undefined) {
+    return { direct: undefined, known: () => Effect.succeed(false), candidates: () => Effect.succeed([]), refused: () => Effect.void }
+  }
+  const direct = source.repository !== undefined && source.repository.registry === target.registry &&
       source.repository.repository !== target.repository
-    ? [source.repository.repository]
-    : []
+    ? source.repository.repository
+    : undefined
   const prefix = `${target.registry}/`
+  const here = `${prefix}${target.repository}`
   return {
+    direct,
+    known: (blob) => Effect.map(cache.get(blob.digest, here), Option.isSome),
     candidates: (blob) =>
-      Effect.map(cache.repositories(blob.digest), (known) => {
-        const others = known.flatMap((key) => {
+      Effect.map(cache.repositories(blob.digest), (known) =>
+        known.flatMap((key) => {
           const repository = key.slice(prefix.length)
-          return key.startsWith(prefix) && repository !== target.repository && !fromSource.includes(repository)
-            ? [repository]
-            : []
-        })
-        return [...fromSource, ...others.slice(0, maxMountCandidates)]
-      }),
+          return key.startsWith(prefix) && repository !== target.repository && repository !== direct ? [repository] : []
+        }).slice(0, maxMountCandidates)),
     refused: (blob, from) => cache.clear(blob.digest, `${prefix}${from}`)
   }
 }

@@ -63,7 +63,7 @@ export const make = (
           })
         ),
       mount: (descriptor, from) =>
-        repo.mountBlob(bare, descriptor.digest, from).pipe(
+        repo.mountBlob(bare, descriptor.digest, from, { size: descriptor.size, mediaType: descriptor.mediaType }).pipe(
           Effect.flatMap((result) =>
             result._tag === "Mounted"
               ? Effect.succeed(true)

@@ -440,11 +440,17 @@ export const putBlob = <E, R>(
   })
 
 /** `mountBlob`: see the Repository service. @internal */
-export const mountBlob = (ctx: UploadContext, target: Target, digest: Digest.Digest, from: string) =>
+export const mountBlob = (
+  ctx: UploadContext,
+  target: Target,
+  digest: Digest.Digest,
+  from: string,
+  known: { readonly size?: number | undefined; readonly mediaType?: string | undefined } = {}
+) =>
   Effect.gen(function*() {
     const opened = yield* Session.open(ctx, target, { digest, from })
     if (opened._tag === "Session") return { _tag: "UploadStarted", session: opened.session } as MountResult
-    return { _tag: "Mounted", descriptor: yield* mounted(ctx, target, digest, {}) } as MountResult
+    return { _tag: "Mounted", descriptor: yield* mounted(ctx, target, digest, known) } as MountResult
   })
 
 /** `startUpload`: a new session the caller owns. @internal */
