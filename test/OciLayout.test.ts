@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -275,5 +276,60 @@ describe("OciLayout with concurrent writers", () => {
       yield* patient.writeManifest(image, { tag: "v1" })
       expect(yield* patient.tags).toEqual(["v1"])
       expect(Fs.existsSync(lock)).toBe(false)
+    }).pipe(Effect.provide(NodeContext.layer)))
+})
+
+describe("OciLayout referrers", () => {
+  /** The node FileSystem, counting the files read whole (manifests are read that way). */
+  const countingFs = Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const reads: Array<string> = []
+    const counted: FileSystem.FileSystem = { ...fs, readFile: (path) => Effect.zipRight(Effect.sync(() => reads.push(path)), fs.readFile(path)) }
+    return { counted, reads }
+  })
+
+  /** An artifact manifest (empty config) referring to `subject`. */
+  const artifact = (subject: Manifest.Descriptor, artifactType: string, name: string) =>
+    Manifest.encode({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      artifactType,
+      config: { mediaType: "application/vnd.oci.empty.v1+json", digest: Digest.compute("{}"), size: 2 },
+      layers: [],
+      subject,
+      annotations: { name }
+    })
+
+  it.scopedLive("finds the entries whose subject is the image, filtered by artifact type; each manifest is read once", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const { counted, reads } = yield* countingFs
+      yield* Effect.gen(function*() {
+        const layout = yield* OciLayout.open(dir, { create: true })
+        yield* layout.writeBlob(new TextEncoder().encode("{}"), { digest: Digest.compute("{}") })
+        const a = yield* layout.writeManifest(yield* smallImage(layout, "a"), { tag: "a" })
+        const b = yield* layout.writeManifest(yield* smallImage(layout, "b"), { tag: "b" })
+        const sig = yield* layout.writeManifest(artifact(a, "application/example.sig", "sig"), { index: true })
+        const sbom = yield* layout.writeManifest(artifact(a, "application/example.sbom", "sbom"), { index: true })
+        const other = yield* layout.writeManifest(artifact(b, "application/example.sig", "other"), { index: true })
+        const manifestReads = () => reads.filter((p) => p.includes(`${Path.sep}blobs${Path.sep}`)).length
+
+        const before = manifestReads()
+        expect((yield* layout.referrers(a.digest)).map((d) => [d.digest, d.artifactType]).sort()).toEqual(
+          [[sig.digest, "application/example.sig"], [sbom.digest, "application/example.sbom"]].sort()
+        )
+        // the first lookup reads the five manifests once
+        expect(manifestReads() - before).toBe(5)
+        expect((yield* layout.referrers(a.digest, { artifactType: "application/example.sbom" })).map((d) => d.digest))
+          .toEqual([sbom.digest])
+        expect((yield* layout.referrers(b.digest)).map((d) => d.digest)).toEqual([other.digest])
+        expect(yield* layout.referrers(other.digest)).toEqual([])
+        // later lookups read none again
+        expect(manifestReads() - before).toBe(5)
+        // a referrer added (by this or another writer) is found, reading only it
+        const late = yield* layout.writeManifest(artifact(b, "application/example.sig", "late"), { index: true })
+        expect((yield* layout.referrers(b.digest)).map((d) => d.digest).sort()).toEqual([other.digest, late.digest].sort())
+        expect(manifestReads() - before).toBe(6)
+      }).pipe(Effect.provideService(FileSystem.FileSystem, counted))
     }).pipe(Effect.provide(NodeContext.layer)))
 })

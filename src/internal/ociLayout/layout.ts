@@ -165,6 +165,20 @@ export const open = (
 
     const entries = Effect.map(readIndex, (index) => index.entries)
 
+    // A manifest's subject never changes (its digest names its content): each is read once per
+    // handle, and a referrers lookup reads only the manifests `index.json` gained since the last.
+    const subjects = new Map<string, { readonly subject: string | undefined; readonly referrer: Manifest.Descriptor | undefined }>()
+    const subjectOf = (entry: Manifest.Descriptor) => {
+      const known = subjects.get(entry.digest)
+      if (known !== undefined) return Effect.succeed(known)
+      return Effect.map(readManifest(entry), (decoded) => {
+        const subject = Manifest.subject(decoded.manifest)?.digest
+        const found = { subject, referrer: subject === undefined ? undefined : Manifest.referrerDescriptor(decoded) }
+        subjects.set(entry.digest, found)
+        return found
+      })
+    }
+
     return {
       directory: dir,
       entries,
@@ -191,8 +205,8 @@ export const open = (
         Effect.gen(function*() {
           const candidates = (yield* entries).filter((e) => isManifestType(e.mediaType))
           const found = yield* Effect.forEach(candidates, (e) =>
-            Effect.map(readManifest(e), (decoded) =>
-              Manifest.subject(decoded.manifest)?.digest === subject ? [Manifest.referrerDescriptor(decoded)] : []))
+            Effect.map(subjectOf(e), (known) =>
+              known.subject === subject && known.referrer !== undefined ? [known.referrer] : []))
           const unique = new Map(found.flat().map((d) => [d.digest, d]))
           return [...unique.values()].filter((d) => o.artifactType === undefined || d.artifactType === o.artifactType)
         })
