@@ -10,15 +10,12 @@
  * `{ manifestDigest, blobs, bytes, strategy }`.
  */
 import * as FileSystem from "@effect/platform/FileSystem"
-import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
-import * as Path from "node:path"
 import * as BlobFile from "../src/BlobFile.js"
 import * as Credentials from "../src/Credentials.js"
-import * as Digest from "../src/Digest.js"
 import * as Manifest from "../src/Manifest.js"
 import * as node from "../src/node.js"
+import * as OciLayout from "../src/OciLayout.js"
 import * as Reference from "../src/Reference.js"
 import * as Repository from "../src/Repository.js"
 import { option } from "./args.js"
@@ -27,35 +24,20 @@ const strategies = ["default", "auto", "chunked", "streamed", "monolithic"] as c
 type Strategy = typeof strategies[number]
 const isStrategy = (s: string): s is Strategy => (strategies as ReadonlyArray<string>).includes(s)
 
-const client = Layer.merge(
-  node.layer({ transport: {}, credentials: Credentials.layerStatic({}) }),
-  NodeFileSystem.layer
-)
+// node.layer includes Node's FileSystem and Path (for OciLayout and the file bodies)
+const client = node.layer({ transport: {}, credentials: Credentials.layerStatic({}) })
 
-const blobPath = (layout: string, digest: string) => {
-  const [algorithm, hex] = digest.split(":")
-  return Path.join(layout, "blobs", algorithm!, hex!)
-}
-
-const push = (layout: string, text: string, strategy: Strategy) =>
+const push = (dir: string, text: string, strategy: Strategy) =>
   Effect.gen(function*() {
     const repo = yield* Repository.Repository
     const fs = yield* FileSystem.FileSystem
     const ref = yield* Reference.parse(text)
-    const index = JSON.parse(yield* fs.readFileString(Path.join(layout, "index.json"))) as {
-      readonly manifests: ReadonlyArray<{ readonly digest: string; readonly mediaType: string }>
-    }
-    const entry = index.manifests[0]
-    if (entry === undefined) return yield* Effect.dieMessage(`${layout}/index.json lists no manifest`)
-    const bytes = yield* fs.readFile(blobPath(layout, entry.digest))
-    const manifest = yield* Manifest.decode(bytes, {
-      contentType: entry.mediaType,
-      expectedDigest: yield* Digest.parse(entry.digest)
-    })
+    const layout = yield* OciLayout.open(dir)
+    const manifest = yield* layout.readManifest(yield* layout.resolve())
     let sent = 0
     const blobs = Manifest.references(manifest.manifest)
     for (const descriptor of blobs) {
-      const file = blobPath(layout, descriptor.digest)
+      const file = yield* layout.blobPath(descriptor.digest)
       if (strategy === "default") {
         yield* BlobFile.upload(ref, file, { digest: descriptor.digest, mediaType: descriptor.mediaType })
       } else {

@@ -17,6 +17,7 @@
  * so no TypeScript loader is measured). Runs alternate between contenders. The report (with the
  * targets of issue 12, met or not) is printed and written to bench/results/latest.md.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
 import * as esbuild from "esbuild"
@@ -25,7 +26,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as OciLayout from "../test/integration/support/ociLayout.js"
+import * as OciLayout from "../src/OciLayout.js"
 import { run, tempDir } from "../test/integration/support/processes.js"
 import { launch, type Registry } from "../test/integration/support/registry.js"
 import * as Skopeo from "../test/integration/support/skopeo.js"
@@ -110,6 +111,15 @@ const ours = (ctx: Context, program: string, args: ReadonlyArray<string>) =>
 
 const pullRepository = (size: number) => `bench/pull-${size}`
 
+/** The digest of the one image a layout holds (ours or skopeo's), read with the public OciLayout. */
+const layoutTop = (dir: string) =>
+  OciLayout.open(dir).pipe(
+    Effect.flatMap((layout) => layout.resolve()),
+    Effect.map((entry): string | undefined => entry.digest),
+    Effect.orElseSucceed(() => undefined),
+    Effect.provide(NodeContext.layer)
+  )
+
 const oursPull = (ctx: Context, image: Image.BenchImage, size: number) =>
   Effect.gen(function*() {
     const out = fresh(ctx, "ours-pull")
@@ -135,7 +145,7 @@ const skopeoPull = (ctx: Context, image: Image.BenchImage, size: number) =>
       ctx.skopeoReport,
       Skopeo.pull(skopeo, ctx.registry, pullRepository(size), image.tag, out, image.tag)
     )
-    const pulled = OciLayout.readLayoutIndex(out)[0]?.digest
+    const pulled = yield* layoutTop(out)
     yield* expect(pulled === image.manifestDigest, `skopeo pulled manifest ${String(pulled)}`)
     Fs.rmSync(out, { recursive: true, force: true })
     return sample
@@ -184,7 +194,7 @@ const copyPull = (ctx: Context, image: Image.BenchImage, size: number) =>
     const from = `docker://${ctx.registry.host}/${pullRepository(size)}:${image.tag}`
     const { json, sample } = yield* ours(ctx, ctx.bundles.copy, ["--from", from, "--to", `oci:${out}:${image.tag}`])
     yield* expect(json["manifestDigest"] === image.manifestDigest, `Copy pulled manifest ${String(json["manifestDigest"])}`)
-    const pulled = OciLayout.readLayoutIndex(out)[0]?.digest
+    const pulled = yield* layoutTop(out)
     yield* expect(pulled === image.manifestDigest, `Copy's layout lists ${String(pulled)}`)
     Fs.rmSync(out, { recursive: true, force: true })
     return sample
@@ -199,16 +209,19 @@ const copyPush = (ctx: Context, image: Image.BenchImage) =>
     return sample
   })
 
-/** The blobs of a layout's image: `[digest, path]` of the config and each layer. */
-const layoutBlobs = (image: Image.BenchImage): ReadonlyArray<readonly [string, string]> => {
-  const manifest = JSON.parse(Fs.readFileSync(blobFile(image.dir, image.manifestDigest), "utf8")) as {
-    readonly config: { readonly digest: string }
-    readonly layers: ReadonlyArray<{ readonly digest: string }>
-  }
-  return [manifest.config, ...manifest.layers].map((d) => [d.digest, blobFile(image.dir, d.digest)] as const)
-}
-
-const blobFile = (layout: string, digest: string) => Path.join(layout, "blobs", ...digest.split(":"))
+/** The blobs of a layout's image, `[digest, path]` of the config and each layer, and the manifest's path. */
+const layoutFiles = (image: Image.BenchImage) =>
+  Effect.gen(function*() {
+    const layout = yield* OciLayout.open(image.dir)
+    const top = yield* layout.resolve(image.tag)
+    const manifest = (yield* layout.readManifest(top)).manifest
+    if (!("config" in manifest) || !("layers" in manifest)) return yield* Effect.dieMessage("the bench image is not an image manifest")
+    const blobs = yield* Effect.forEach(
+      [manifest.config, ...manifest.layers],
+      (d) => Effect.map(layout.blobPath(d.digest), (file) => [d.digest, file] as const)
+    )
+    return { blobs, manifest: yield* layout.blobPath(top.digest) }
+  }).pipe(Effect.orDie, Effect.provide(NodeContext.layer))
 
 /** Runs a shell script under `time -v` (the report covers the processes it waits for). */
 const shell = (ctx: Context, script: string) =>
@@ -219,13 +232,14 @@ const curlPull = (ctx: Context, image: Image.BenchImage, size: number) =>
   Effect.gen(function*() {
     const out = fresh(ctx, "curl-pull")
     Fs.mkdirSync(out, { recursive: true })
-    const script = layoutBlobs(image).map(([digest], i) =>
+    const { blobs } = yield* layoutFiles(image)
+    const script = blobs.map(([digest], i) =>
       `curl -sf ${ctx.registry.url}/v2/${pullRepository(size)}/blobs/${digest} | tee ${out}/${i} | sha256sum`
     ).join("\n")
     const { result, sample } = yield* shell(ctx, script)
     const sums = result.stdout.trim().split("\n").map((line) => `sha256:${line.split(" ")[0]}`)
     yield* expect(
-      sums.join() === layoutBlobs(image).map(([d]) => d).join(),
+      sums.join() === blobs.map(([d]) => d).join(),
       `curl pull hashed ${sums.join()}`
     )
     Fs.rmSync(out, { recursive: true, force: true })
@@ -240,12 +254,13 @@ const curlPush = (ctx: Context, image: Image.BenchImage) =>
   Effect.gen(function*() {
     const repository = `bench/push-curl-${++counter}`
     const base = `${ctx.registry.url}/v2/${repository}`
-    const blobs = layoutBlobs(image).map(([digest, file]) =>
+    const files = yield* layoutFiles(image)
+    const blobs = files.blobs.map(([digest, file]) =>
       `loc=$(curl -sf -X POST -D - -o /dev/null ${base}/blobs/uploads/ | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p')\n` +
       `curl -sf -T ${file} -H 'Content-Type: application/octet-stream' "$loc&digest=${digest}"`
     )
     const manifest = `curl -sf -X PUT -H 'Content-Type: application/vnd.oci.image.manifest.v1+json' ` +
-      `--data-binary @${blobFile(image.dir, image.manifestDigest)} ${base}/manifests/${image.tag}`
+      `--data-binary @${files.manifest} ${base}/manifests/${image.tag}`
     const { sample } = yield* shell(ctx, [...blobs, manifest].join("\n"))
     const check = yield* run("curl", ["-sfI", "-H", "Accept: application/vnd.oci.image.manifest.v1+json", `${base}/manifests/${image.tag}`])
     yield* expect(check.stdout.toLowerCase().includes(image.manifestDigest), "curl push did not store the manifest")
@@ -283,7 +298,7 @@ const oursLabel = (strategy: string) => (strategy === "default" ? "effect-oci" :
 const prepare = (ctx: Context, size: number) =>
   Effect.scoped(Effect.gen(function*() {
     const started = Date.now()
-    const image = Image.build(fresh(ctx, `layout-${size}`), size, "bench")
+    const image = yield* Image.build(fresh(ctx, `layout-${size}`), size, "bench")
     const skopeo = yield* Skopeo.make
     yield* skopeoCopyToRegistry(skopeo, ctx, image, pullRepository(size))
     log(`prepared ${size} MiB image (${image.manifestDigest.slice(0, 19)}…) in ${((Date.now() - started) / 1000).toFixed(1)} s`)

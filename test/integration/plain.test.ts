@@ -150,7 +150,7 @@ integrationSuite("registry 2.8 over plain http", ["docker-registry", "skopeo"], 
         const { registry, skopeo } = yield* Fixture
         const repo = yield* Repository.Repository
         const image = OciLayout.makeImage("docker-v2s2")
-        const dir = OciLayout.writeLayout(yield* Environment.scratch("v2s2"), image, "v1")
+        const dir = yield* OciLayout.writeLayout(yield* Environment.scratch("v2s2"), image, "v1")
         const digestFile = Path.join(dir, "pushed-digest")
         yield* skopeo.run([
           "copy",

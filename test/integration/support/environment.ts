@@ -54,7 +54,7 @@ export const skopeoPush = (repository: string, tag: string, seed: string = `${re
   Effect.gen(function*() {
     const { registry, skopeo } = yield* Fixture
     const image = OciLayout.makeImage(seed)
-    const dir = OciLayout.writeLayout(yield* scratch("push"), image, tag)
+    const dir = yield* OciLayout.writeLayout(yield* scratch("push"), image, tag)
     yield* Skopeo.push(skopeo, registry, dir, tag, repository)
     return image
   })

@@ -1,16 +1,19 @@
 /**
  * Small, valid OCI images built in memory (a config and gzip'd tar layers, deterministic for a
- * given seed), and OCI image layouts on disk for skopeo's `oci:DIR:TAG` transport.
+ * given seed), written as OCI image layouts (with the public `OciLayout`) for skopeo's
+ * `oci:DIR:TAG` transport.
  */
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Effect from "effect/Effect"
 import * as Crypto from "node:crypto"
-import * as Fs from "node:fs"
-import * as Path from "node:path"
 import * as Zlib from "node:zlib"
+import * as Digest from "../../../src/Digest.js"
 import * as MediaType from "../../../src/MediaType.js"
+import * as OciLayout from "../../../src/OciLayout.js"
 
 /** Bytes and their digest. */
 export interface Blob {
-  readonly digest: string
+  readonly digest: Digest.Digest
   readonly bytes: Uint8Array
   readonly mediaType: string
 }
@@ -23,8 +26,7 @@ export interface Image {
 }
 
 /** `sha256:<hex>` of some bytes. */
-export const sha256 = (bytes: Uint8Array | string): string =>
-  `sha256:${Crypto.createHash("sha256").update(bytes).digest("hex")}`
+export const sha256 = (bytes: Uint8Array | string): Digest.Digest => Digest.compute(bytes)
 
 const blob = (bytes: Uint8Array, mediaType: string): Blob => ({ digest: sha256(bytes), bytes, mediaType })
 
@@ -104,37 +106,14 @@ export const makeImage = (seed: string, options: { readonly layerCount?: number;
 /** The blobs of an image, manifest last (the order a push needs). */
 export const blobsOf = (image: Image): ReadonlyArray<Blob> => [image.config, ...image.layers]
 
-/** Writes an OCI image layout holding `image` under `tag`; returns the layout directory. */
-export const writeLayout = (dir: string, image: Image, tag: string): string => {
-  const blobDir = Path.join(dir, "blobs", "sha256")
-  Fs.mkdirSync(blobDir, { recursive: true })
-  for (const b of [image.manifest, image.config, ...image.layers]) {
-    Fs.writeFileSync(Path.join(blobDir, b.digest.slice("sha256:".length)), b.bytes)
-  }
-  Fs.writeFileSync(Path.join(dir, "oci-layout"), JSON.stringify({ imageLayoutVersion: "1.0.0" }))
-  Fs.writeFileSync(
-    Path.join(dir, "index.json"),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [{
-        mediaType: image.manifest.mediaType,
-        digest: image.manifest.digest,
-        size: image.manifest.bytes.length,
-        annotations: { "org.opencontainers.image.ref.name": tag }
-      }]
-    })
-  )
-  return dir
-}
-
-/** Reads a blob of an OCI image layout by digest (e.g. one skopeo wrote). */
-export const readLayoutBlob = (dir: string, digest: string): Uint8Array => {
-  const [alg, hex] = digest.split(":")
-  return new Uint8Array(Fs.readFileSync(Path.join(dir, "blobs", alg!, hex!)))
-}
-
-/** The manifests listed in a layout's `index.json`. */
-export const readLayoutIndex = (dir: string): ReadonlyArray<{ readonly digest: string; readonly mediaType: string; readonly size: number }> =>
-  (JSON.parse(Fs.readFileSync(Path.join(dir, "index.json"), "utf8")) as {
-    manifests: ReadonlyArray<{ digest: string; mediaType: string; size: number }>
-  }).manifests
+/**
+ * Writes an OCI image layout holding `image` under `tag` with the public `OciLayout` (for skopeo's
+ * `oci:DIR:TAG` to read, independently of our reader); returns the layout directory.
+ */
+export const writeLayout = (dir: string, image: Image, tag: string): Effect.Effect<string, OciLayout.OciLayoutError> =>
+  Effect.gen(function*() {
+    const layout = yield* OciLayout.open(dir, { create: true })
+    for (const b of blobsOf(image)) yield* layout.writeBlob(b.bytes, { digest: b.digest, size: b.bytes.byteLength })
+    yield* layout.writeManifest({ bytes: image.manifest.bytes, mediaType: image.manifest.mediaType }, { tag })
+    return dir
+  }).pipe(Effect.provide(NodeContext.layer))
