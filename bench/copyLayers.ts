@@ -24,13 +24,13 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import * as Digest from "../src/Digest.js"
-import * as Manifest from "../src/Manifest.js"
 import * as MediaType from "../src/MediaType.js"
 import * as OciLayout from "../src/OciLayout.js"
 import { run, tempDir } from "../test/integration/support/processes.js"
 import { launch, type Registry } from "../test/integration/support/registry.js"
 import * as Skopeo from "../test/integration/support/skopeo.js"
 import { integer } from "./args.js"
+import * as Image from "./image.js"
 import { gnuTime, measure, type Sample, spread } from "./measure.js"
 
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
@@ -50,21 +50,7 @@ const buildImage = (dir: string, tag: string) =>
       yield* layout.writeBlob(bytes, { digest, size: bytes.byteLength })
       descriptors.push({ mediaType: MediaType.OciLayer, digest, size: bytes.byteLength })
     }
-    const config = new TextEncoder().encode(JSON.stringify({
-      architecture: "amd64",
-      os: "linux",
-      rootfs: { type: "layers", diff_ids: descriptors.map((d) => d.digest) }
-    }))
-    const configDigest = Digest.compute(config)
-    yield* layout.writeBlob(config, { digest: configDigest, size: config.byteLength })
-    const manifest = Manifest.encode({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.byteLength },
-      layers: descriptors
-    })
-    yield* layout.writeManifest(manifest, { tag })
-    return manifest.digest
+    return (yield* Image.writeManifest(layout, descriptors, tag)).manifest.digest
   }).pipe(Effect.provide(NodeContext.layer))
 
 const bundle = Effect.acquireRelease(

@@ -60,7 +60,35 @@ const writeLayer = (dir: string, mib: number, seed: string) => {
   return { temp, descriptor: { mediaType: MediaType.OciLayer, digest: hash.digest(), size: hash.size() } }
 }
 
-const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value))
+/**
+ * Writes an image's config (Linux/amd64, its layers uncompressed so their diff IDs are their
+ * digests, plus `extra` fields) and its OCI manifest, tagged `tag`, into a layout whose layer blobs
+ * are already written. Returns the manifest and the config's size.
+ */
+export const writeManifest = (
+  layout: OciLayout.Layout,
+  layers: ReadonlyArray<Manifest.Descriptor>,
+  tag: string,
+  extra: Record<string, unknown> = {}
+) =>
+  Effect.gen(function*() {
+    const config = new TextEncoder().encode(JSON.stringify({
+      architecture: "amd64",
+      os: "linux",
+      ...extra,
+      rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) }
+    }))
+    const configDigest = Digest.compute(config)
+    yield* layout.writeBlob(config, { digest: configDigest, size: config.byteLength })
+    const manifest = Manifest.encode({
+      schemaVersion: 2,
+      mediaType: MediaType.OciManifest,
+      config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.byteLength },
+      layers: [...layers]
+    })
+    yield* layout.writeManifest(manifest, { tag })
+    return { manifest, configSize: config.byteLength }
+  })
 
 /** Builds the layout for a `mib` MiB image in `dir` (created), tagged `tag`. */
 export const build = (dir: string, mib: number, tag: string): Effect.Effect<BenchImage, OciLayout.OciLayoutError> =>
@@ -72,28 +100,15 @@ export const build = (dir: string, mib: number, tag: string): Effect.Effect<Benc
     const file = yield* layout.blobPath(layer.digest)
     Fs.mkdirSync(Path.dirname(file), { recursive: true })
     Fs.renameSync(temp, file)
-    const config = json({
-      architecture: "amd64",
-      os: "linux",
+    const { configSize, manifest } = yield* writeManifest(layout, [layer], tag, {
       config: { Env: [`BENCH_SEED=${seed}`] },
-      // the layer is uncompressed, so its diff ID is its digest
-      rootfs: { type: "layers", diff_ids: [layer.digest] },
       history: [{ created_by: `effect-oci bench: ${mib} MiB of random data` }]
     })
-    const configDigest = Digest.compute(config)
-    yield* layout.writeBlob(config, { digest: configDigest, size: config.byteLength })
-    const manifest = Manifest.encode({
-      schemaVersion: 2,
-      mediaType: MediaType.OciManifest,
-      config: { mediaType: MediaType.OciConfig, digest: configDigest, size: config.byteLength },
-      layers: [layer]
-    })
-    yield* layout.writeManifest(manifest, { tag })
     return {
       dir,
       tag,
       manifestDigest: manifest.digest,
-      blobBytes: config.byteLength + layer.size,
+      blobBytes: configSize + layer.size,
       layerBytes: layer.size
     }
   }).pipe(Effect.provide(NodeContext.layer))
