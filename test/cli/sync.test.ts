@@ -5,10 +5,12 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as TestRegistry from "../../src/testing/index.js"
-import { cli, json, sandbox, seedImage } from "./support.js"
+import { cli, cliPath, json, sandbox, seedImage } from "./support.js"
 
 describe("effect-oci sync", () => {
   it.scopedLive("mirrors, records, copies nothing the second time, and reports status", () =>
@@ -84,5 +86,62 @@ describe("effect-oci sync", () => {
       expect(noDatabase.stderr).not.toContain("s3cret")
       const noConfig = yield* cli(["sync"], { sandbox: box })
       expect(noConfig.code).toBe(2)
+    }), { timeout: 120_000 })
+})
+
+/** Starts `effect-oci --json sync ARGS…` in the background; its stdout lines (one summary per pass) arrive in `lines`. */
+const background = (args: ReadonlyArray<string>, box: ReturnType<typeof sandbox>) =>
+  Effect.acquireRelease(
+    Effect.sync(() => {
+      const child = ChildProcess.spawn(process.execPath, [cliPath(), "--json", "sync", ...args], {
+        env: box.env,
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      const lines: Array<{ readonly at: number; readonly summary: any }> = []
+      let out = ""
+      let err = ""
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString()
+        for (let newline = out.indexOf("\n"); newline >= 0; newline = out.indexOf("\n")) {
+          lines.push({ at: Date.now(), summary: JSON.parse(out.slice(0, newline)) })
+          out = out.slice(newline + 1)
+        }
+      })
+      child.stderr.on("data", (b: Buffer) => (err += b.toString()))
+      return { child, lines, stderr: () => err }
+    }),
+    ({ child }) => Effect.sync(() => child.kill("SIGKILL"))
+  )
+
+describe("effect-oci sync --watch", () => {
+  it.scopedLive("runs another pass after the interval and picks up a tag pushed meanwhile", () =>
+    Effect.gen(function*() {
+      const source = yield* TestRegistry.make()
+      const destination = yield* TestRegistry.make()
+      const box = sandbox()
+      yield* seedImage(source, "team/app", { tag: "v1", seed: "v1" })
+      const config = Path.join(box.dir, "sync.yaml")
+      Fs.writeFileSync(config, `mappings:\n  - from: docker://${source.host}/team/app\n    to: docker://${destination.host}/mirror/app\n`)
+      const run = yield* background([config, "--state", Path.join(box.dir, "state.db"), "--watch", "1s"], box)
+      /** Waits for the pass after `count` passes, failing with the CLI's stderr if it never comes. */
+      const pass = (count: number) =>
+        Effect.suspend(() => Effect.succeed(run.lines[count])).pipe(
+          Effect.filterOrFail((line) => line !== undefined, () => new Error("no pass yet")),
+          Effect.retry({ schedule: Schedule.spaced("100 millis"), times: 600 }),
+          Effect.orElse(() => Effect.dieMessage(`no pass ${count + 1}; stderr: ${run.stderr()}`))
+        )
+      const first = yield* pass(0)
+      expect(first.summary.total).toMatchObject({ checked: 1, copied: 1, failed: 0 })
+      const v2 = yield* seedImage(source, "team/app", { tag: "v2", seed: "v2" })
+      // The next pass that sees v2 copies it, and only it; it starts no sooner than the interval.
+      let found: { readonly at: number; readonly summary: any } | undefined
+      for (let i = 1; found === undefined && i < 10; i++) {
+        const line = yield* pass(i)
+        if (line.summary.total.checked === 2) found = line
+      }
+      expect(found?.summary.total).toMatchObject({ checked: 2, copied: 1, unchanged: 1, failed: 0 })
+      expect(found!.at - first.at).toBeGreaterThanOrEqual(1000)
+      expect(yield* destination.hasManifest("mirror/app", v2.digest)).toBe(true)
+      expect(run.child.exitCode).toBe(null)
     }), { timeout: 120_000 })
 })
