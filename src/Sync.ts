@@ -7,8 +7,16 @@
  * does is recorded per tag, as it happens, in a SQL database (a SQLite file by default), so a
  * crashed pass picks up where it stopped and {@link status} reports it.
  *
+ * Sync is polite to registries: at most `maxConcurrentRequests` requests (default 8) are in flight
+ * to one registry host at once, counting every runner, and a registry's `Retry-After` (429 / 503)
+ * or spent `RateLimit-*` window holds back every runner that talks to it ({@link layerPolite},
+ * {@link layerPoliteShared}).
+ *
  * @example
  * ```yaml
+ * maxConcurrentRequests: 8                          # per registry, all runners together (default 8)
+ * registries:
+ *   src.example:5000: { maxConcurrentRequests: 4 }  # one registry's own limit
  * mappings:
  *   - from: docker://src.example:5000/team/*          # every repository under team/
  *     to: docker://dst.example:5000/mirror/team       # team/app → mirror/team/app
@@ -20,12 +28,13 @@
  * @since 0.1.0
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as SocketServer from "@effect/platform/SocketServer"
 import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import type { WorkflowEngine } from "@effect/workflow/WorkflowEngine"
 import type * as ConfigError from "effect/ConfigError"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
@@ -34,6 +43,8 @@ import * as cluster from "./internal/sync/cluster.js"
 import * as copier from "./internal/sync/copier.js"
 import * as config from "./internal/sync/config.js"
 import * as engine from "./internal/sync/engine.js"
+import * as hostLeases from "./internal/sync/hostLeases.js"
+import * as politeness from "./internal/sync/politeness.js"
 import * as runner from "./internal/sync/runner.js"
 import * as state from "./internal/sync/state.js"
 import * as workflow from "./internal/sync/workflow.js"
@@ -95,7 +106,14 @@ export {
    * @since 0.1.0
    * @category schemas
    */
-  TagFilter
+  TagFilter,
+  /**
+   * One registry's settings in a config file's `registries` (`maxConcurrentRequests`).
+   *
+   * @since 0.1.0
+   * @category schemas
+   */
+  RegistrySettings
 } from "./internal/sync/config.js"
 
 export {
@@ -336,3 +354,82 @@ export const layerCluster = (
     listenAddress: options.listenAddress,
     sharding: options.sharding
   }).pipe(Layer.provideMerge(layerPostgres(options.url)))
+
+/**
+ * How politely sync treats registries. `maxConcurrentRequests` (default 8) is how many requests may
+ * be in flight to one registry host at once — counting every runner when they share a database
+ * ({@link layerPoliteShared}) — and `registries` sets it per registry (`host[:port]`). A request
+ * holds its place from sending until its answer's headers arrive. An answer asking for a pause
+ * (`Retry-After` on a 429 or 503, or `RateLimit-Remaining: 0` / `X-RateLimit-Remaining: 0` with a
+ * reset time) holds every request to that host back until then, at most `maxWait` (default 5
+ * minutes).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Politeness {
+  readonly maxConcurrentRequests?: number | undefined
+  readonly registries?: Readonly<Record<string, { readonly maxConcurrentRequests?: number | undefined }>> | undefined
+  readonly maxWait?: Duration.DurationInput | undefined
+}
+
+/**
+ * The politeness a config file sets (its top-level `maxConcurrentRequests` and `registries`).
+ *
+ * @since 0.1.0
+ * @category config
+ */
+export const politenessOf = (configuration: config.Config): Politeness => ({
+  maxConcurrentRequests: configuration.maxConcurrentRequests,
+  registries: configuration.registries
+})
+
+const settingsOf = (options: Politeness): politeness.Settings => ({
+  maxConcurrentRequests: options.maxConcurrentRequests ?? politeness.defaultMaxConcurrentRequests,
+  registries: new Map(
+    Object.entries(options.registries ?? {}).flatMap(([registry, settings]) =>
+      settings.maxConcurrentRequests === undefined ? [] : [[registry, settings.maxConcurrentRequests] as const]
+    )
+  ),
+  maxWait: options.maxWait === undefined ? politeness.defaultMaxWait : Duration.decode(options.maxWait)
+})
+
+/**
+ * The `HttpClient` in context made polite within this process: at most `maxConcurrentRequests`
+ * requests in flight per registry host across all fibers, and a registry's request for a pause
+ * honoured by all of them. Put it under the Transport, e.g. `Stack.layer(Sync.layerPolite(…).pipe(
+ * Layer.provide(httpClient)))`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPolite = (
+  options: Politeness = {}
+): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.flatMap(HttpClient.HttpClient, (client) =>
+      Effect.map(politeness.makeGate(settingsOf(options)), (gate) => politeness.wrap(client, gate)))
+  )
+
+/**
+ * {@link layerPolite} shared by every runner using the same database (the SqlClient in context, e.g.
+ * {@link layerPostgres} on the cluster's database): the limit per registry counts the requests of
+ * all of them (each holds an expiring lease on one of the registry's slots, so a runner that dies
+ * frees its slots within 15 s), and a pause one of them is asked for holds them all back.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerPoliteShared = (
+  options: Politeness & { readonly runner?: string | undefined } = {}
+): Layer.Layer<HttpClient.HttpClient, SqlError, HttpClient.HttpClient | SqlClient.SqlClient> =>
+  Layer.effect(
+    HttpClient.HttpClient,
+    Effect.gen(function*() {
+      const client = yield* HttpClient.HttpClient
+      const store = yield* hostLeases.make(options.runner ?? runner.defaultRunnerName())
+      const gate = yield* politeness.makeGate(settingsOf(options), store)
+      return politeness.wrap(client, gate)
+    })
+  )

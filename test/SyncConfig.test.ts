@@ -37,6 +37,18 @@ describe("Sync config", () => {
     })
   })
 
+  it("reads the registry limits", () => {
+    const result = Either.getOrThrow(parse(`maxConcurrentRequests: 4
+registries:
+  src.example:5000: { maxConcurrentRequests: 2 }
+  docker.io: {}
+${mapping("")}`))
+    expect(Sync.politenessOf(result)).toEqual({
+      maxConcurrentRequests: 4,
+      registries: { "src.example:5000": { maxConcurrentRequests: 2 }, "docker.io": {} }
+    })
+  })
+
   it("reads prefixes and references without the scheme", () => {
     expect(config.parseLocation("docker://src.example:5000/team/*")).toEqual(
       Either.right({ _tag: "Prefix", registry: "src.example:5000", prefix: "team" })
@@ -57,6 +69,9 @@ describe("Sync config", () => {
     ["an unknown top-level key", `mapings: []\n`, "sync.yaml:1: mapings: unknown key"],
     ["a missing key", `mappings:\n  - to: docker://dst.example/a\n`, "sync.yaml:2: mappings[0].from: is required"],
     ["no mappings", `mappings: []\n`, "sync.yaml:1: mappings: needs at least one mapping"],
+    ["a registry limit of zero", `maxConcurrentRequests: 0\n${mapping("")}`, "sync.yaml:1: maxConcurrentRequests: expected a whole number above 0"],
+    ["a registry that is not a host", `registries:\n  src.example/team: { maxConcurrentRequests: 2 }\n${mapping("")}`, "sync.yaml:2: registries.src.example/team: not a registry (host or host:port)"],
+    ["an unknown registry setting", `registries:\n  src.example:5000: { maxRequests: 2 }\n${mapping("")}`, "sync.yaml:2: registries.src.example:5000.maxRequests: unknown key"],
     ["a bad regex", mapping(`    tags: { regex: "(" }\n`), "sync.yaml:4: mappings[0].tags.regex: not a regular expression: Invalid regular expression: /(/: Unterminated group"],
     ["a bad range", mapping(`    tags: { semver: "soon" }\n`), `sync.yaml:4: mappings[0].tags.semver: not a semver range: "soon"`],
     ["a bad boolean", mapping(`    referrers: yes\n`), `sync.yaml:4: mappings[0].referrers: Expected boolean, actual "yes"`],

@@ -6,6 +6,7 @@
  * @internal
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -85,26 +86,38 @@ const httpOptions = (g: Globals): Effect.Effect<node.HttpOptions, UsageError> =>
     catch: (e) => new UsageError({ message: `cannot read --ca-file: ${e instanceof Error ? e.message : String(e)}` })
   })
 
-/** The Transport for these options (on the Node HTTP client). */
-export const transportLayer = (g: Globals, http: node.HttpOptions): Layer.Layer<Transport.Transport, UsageError> =>
-  Layer.effect(
+/**
+ * A layer put between the Node HTTP client and the Transport (e.g. sync's per-registry limits).
+ */
+export type AroundHttp<E> = Layer.Layer<HttpClient.HttpClient, E, HttpClient.HttpClient>
+
+/** The Transport for these options (on the Node HTTP client, behind `around` when given). */
+export const transportLayer = <E = never>(
+  g: Globals,
+  http: node.HttpOptions,
+  around?: AroundHttp<E>
+): Layer.Layer<Transport.Transport, UsageError | E> => {
+  const client = node.layerHttpClient(http)
+  return Layer.effect(
     Transport.Transport,
     transportOptions(g).pipe(Effect.flatMap(Transport.make), Effect.map((t) => decorate(t, g)))
-  ).pipe(Layer.provide(node.layerHttpClient(http)))
+  ).pipe(Layer.provide(around === undefined ? client : around.pipe(Layer.provide(client))))
+}
 
 /** Everything a registry verb needs. */
 export type Services = Stack.Services
 
 /**
  * The whole stack for `g`, with `credentials` (default: Docker's config.json and podman's
- * auth.json, as `DOCKER_CONFIG` / `REGISTRY_AUTH_FILE` say).
+ * auth.json, as `DOCKER_CONFIG` / `REGISTRY_AUTH_FILE` say), the HTTP client behind `around`.
  */
-export const layer = (
+export const layer = <E = never>(
   g: Globals,
-  credentials?: Layer.Layer<Credentials.Credentials>
-): Layer.Layer<Services, UsageError> =>
+  credentials?: Layer.Layer<Credentials.Credentials>,
+  around?: AroundHttp<E>
+): Layer.Layer<Services, UsageError | E> =>
   Layer.unwrapEffect(Effect.map(httpOptions(g), (http) => {
-    const transport = transportLayer(g, http)
+    const transport = transportLayer(g, http, around)
     const creds = credentials ?? Credentials.layer().pipe(Layer.provide(NodeContext.layer))
     const auth = Auth.layer().pipe(Layer.provideMerge(Layer.merge(transport, creds)))
     return Repository.layer().pipe(Layer.provideMerge(Layer.merge(auth, BlobCache.layerMemory())))

@@ -19,7 +19,7 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import { inContext, UsageError } from "./errors.js"
 import { globals } from "./global.js"
-import { type Library, onRegistry, withLibrary } from "./load.js"
+import { type Library, withLibrary } from "./load.js"
 import * as Output from "./output.js"
 import type { Summary } from "../Sync.js"
 
@@ -123,7 +123,7 @@ export const sync = Command.make("sync", {
     Options.withDescription("Run a pass every INTERVAL (30s, 5m, 1h) until stopped.")
   )
 }, (options) =>
-  onRegistry((lib) =>
+  withLibrary((lib) =>
     Effect.gen(function*() {
       if (Option.isNone(options.config)) {
         return yield* new UsageError({ message: "sync needs a CONFIG file (or: effect-oci sync status)" })
@@ -146,8 +146,19 @@ export const sync = Command.make("sync", {
         onNone: () => lib.Sync.layerSingle({ stateFile: options.state }),
         onSome: (url) => lib.Sync.layerCluster({ url: Redacted.make(url), runnerAddress: address.value })
       })
-      const layer = engine.pipe(Layer.provideMerge(lib.Sync.layerCopier), Layer.provide(lib.NodeContext.layer))
+      // The registry limits: in this process alone, or shared with the runners through their database.
+      const politeness = lib.Sync.politenessOf(config)
+      const polite = Option.match(options.cluster, {
+        onNone: () => lib.Sync.layerPolite(politeness),
+        onSome: (url) =>
+          lib.Sync.layerPoliteShared(politeness).pipe(Layer.provide(lib.Sync.layerPostgres(Redacted.make(url))))
+      })
       const g = yield* globals
+      const layer = engine.pipe(
+        Layer.provideMerge(lib.Sync.layerCopier),
+        Layer.provideMerge(lib.Stack.layer(g, undefined, polite)),
+        Layer.provide(lib.NodeContext.layer)
+      )
       const report = (summary: Summary) =>
         g.json
           ? Output.stdout(`${JSON.stringify({ ...summary, duration: Duration.toMillis(summary.duration) })}\n`)

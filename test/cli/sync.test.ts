@@ -89,6 +89,38 @@ describe("effect-oci sync", () => {
     }), { timeout: 120_000 })
 })
 
+describe("effect-oci sync politeness", () => {
+  it.scopedLive("keeps to a registry's maxConcurrentRequests and waits out a spent rate-limit window", () =>
+    Effect.gen(function*() {
+      const source = yield* TestRegistry.make()
+      const destination = yield* TestRegistry.make()
+      const box = sandbox()
+      for (const repository of ["team/a", "team/b", "team/c"]) {
+        for (const tag of ["v1", "v2"]) yield* seedImage(source, repository, { tag, seed: `${repository}:${tag}` })
+      }
+      yield* source.setFaults([
+        { first: 1, action: TestRegistry.FaultAction.rateLimit({ limit: 100, remaining: 0, resetSeconds: 2 }) },
+        { action: TestRegistry.FaultAction.delayHeaders(100) }
+      ])
+      const config = Path.join(box.dir, "sync.yaml")
+      Fs.writeFileSync(
+        config,
+        `maxConcurrentRequests: 50\nregistries:\n  "${source.host}": { maxConcurrentRequests: 1 }\n` +
+          `mappings:\n  - from: docker://${source.host}/team/*\n    to: docker://${destination.host}/mirror\n`
+      )
+      const run = yield* cli(["--json", "sync", config, "--state", Path.join(box.dir, "state.db")], { sandbox: box })
+      expect(run.stderr).toBe("")
+      expect(json(run).total).toMatchObject({ copied: 6, failed: 0 })
+      const arrivals = (yield* source.requests).map((r) => r.at)
+      expect(arrivals.length).toBeGreaterThan(10)
+      // the first answer said the window is spent for 2 s: nothing more until then
+      expect(arrivals[1]! - arrivals[0]!).toBeGreaterThanOrEqual(1950)
+      // one request at a time: each waits for the one before it to be answered (100 ms each)
+      const gaps = arrivals.slice(2).map((at, i) => at - arrivals[i + 1]!)
+      expect(Math.min(...gaps)).toBeGreaterThanOrEqual(95)
+    }), { timeout: 120_000 })
+})
+
 /** Starts `effect-oci --json sync ARGS…` in the background; its stdout lines (one summary per pass) arrive in `lines`. */
 const background = (args: ReadonlyArray<string>, box: ReturnType<typeof sandbox>) =>
   Effect.acquireRelease(

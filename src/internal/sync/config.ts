@@ -84,15 +84,15 @@ const PlatformString = Schema.String.pipe(
 
 const strict = { onExcessProperty: "error" } as const
 
+const PositiveInteger = Schema.Number.pipe(Schema.filter((n) => Number.isInteger(n) && n > 0)).annotations({
+  message: () => ({ message: "expected a whole number above 0", override: true })
+})
+
 /** The tag filters of a mapping; a tag must pass every one given. */
 export const TagFilter = Schema.Struct({
   regex: Schema.optional(RegexString),
   semver: Schema.optional(SemverRange),
-  newest: Schema.optional(
-    Schema.Number.pipe(Schema.filter((n) => Number.isInteger(n) && n > 0)).annotations({
-      message: () => ({ message: "expected a whole number above 0", override: true })
-    })
-  )
+  newest: Schema.optional(PositiveInteger)
 }).annotations({ parseOptions: strict })
 
 /** The tag filters of a mapping. */
@@ -119,9 +119,35 @@ export const Mapping = Schema.Struct({
 /** One mapping as written in the file. */
 export type Mapping = typeof Mapping.Type
 
+/** Whether a key names a registry as mappings do: `host` or `host:port`. */
+const isRegistryName = (s: string) => {
+  const parsed = Reference.parseEither(`${s}/x`)
+  return Either.isRight(parsed) && parsed.right.registry.toLowerCase() === s.toLowerCase()
+}
+
+/** Settings of one registry. */
+export const RegistrySettings = Schema.Struct({
+  /** Requests in flight to this registry at once, counting every runner (overrides the top-level default). */
+  maxConcurrentRequests: Schema.optional(PositiveInteger)
+}).annotations({ parseOptions: strict })
+
+/** Settings of one registry. */
+export type RegistrySettings = typeof RegistrySettings.Type
+
 /** The whole config file. */
 export const Config = Schema.Struct({
-  mappings: Schema.Array(Mapping).pipe(Schema.filter((ms) => ms.length > 0 || "needs at least one mapping"))
+  mappings: Schema.Array(Mapping).pipe(Schema.filter((ms) => ms.length > 0 || "needs at least one mapping")),
+  /** Requests in flight to any one registry at once, counting every runner (default 8). */
+  maxConcurrentRequests: Schema.optional(PositiveInteger),
+  /** Settings per registry (`host[:port]` as the mappings write it). */
+  registries: Schema.optional(
+    Schema.Record({ key: Schema.String, value: RegistrySettings }).pipe(
+      Schema.filter((registries) => {
+        const bad = Object.keys(registries).find((name) => !isRegistryName(name))
+        return bad === undefined || { path: [bad], message: "not a registry (host or host:port)" }
+      })
+    )
+  )
 }).annotations({ parseOptions: strict })
 
 /** The whole config file. */

@@ -45,10 +45,19 @@ export interface TagKey {
 
 const table = "effect_oci_sync_tags"
 
-/** Creates the table if missing. Runners may start together: a lost creation race is retried. */
-export const ensureSchema: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS ${table} (
+/**
+ * Runs `CREATE TABLE IF NOT EXISTS` statements. Runners may start together, and Postgres does not
+ * make such a statement safe against another session creating the same table: a lost race is retried.
+ */
+export const createTables = (
+  ...statements: ReadonlyArray<string>
+): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true }))
+    .pipe(Effect.retry(Schedule.recurs(3).pipe(Schedule.addDelay(() => "50 millis"))))
+
+/** Creates the table if missing. */
+export const ensureSchema: Effect.Effect<void, SqlError, SqlClient.SqlClient> = createTables(
+  `CREATE TABLE IF NOT EXISTS ${table} (
     source TEXT NOT NULL,
     destination TEXT NOT NULL,
     tag TEXT NOT NULL,
@@ -60,8 +69,8 @@ export const ensureSchema: Effect.Effect<void, SqlError, SqlClient.SqlClient> = 
     last_error TEXT,
     runner TEXT,
     PRIMARY KEY (source, destination, tag)
-  )`)
-}).pipe(Effect.retry(Schedule.recurs(3).pipe(Schedule.addDelay(() => "50 millis"))))
+  )`
+)
 
 const columns = `mapping, source, destination, tag, source_digest AS "sourceDigest",
   destination_digest AS "destinationDigest", state, last_run AS "lastRun", last_error AS "lastError", runner`

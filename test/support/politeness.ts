@@ -1,0 +1,74 @@
+/**
+ * Politeness test support: a counting HTTP server that can answer 429s and rate-limit headers, and
+ * "runners" — client stacks that share limits through a database, each with its own connection.
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import * as node from "../../src/node.js"
+import * as Sync from "../../src/Sync.js"
+import * as Transport from "../../src/Transport.js"
+
+/** What the counting server saw. */
+export interface Seen {
+  inFlight: number
+  maxInFlight: number
+  readonly arrivals: Array<{ readonly at: number; readonly status: number }>
+}
+
+/**
+ * A server on 127.0.0.1 that answers every request after `delay` ms and counts the requests in
+ * flight; `answer(n)` picks the status and headers of the n-th request (1-based).
+ */
+export const countingServer = (
+  delay: number,
+  answer: (n: number) => { readonly status: number; readonly headers?: Record<string, string> } = () => ({ status: 200 })
+): Effect.Effect<{ readonly host: string; readonly seen: Seen }, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly host: string; readonly seen: Seen; readonly server: Http.Server }>((resume) => {
+      const seen: Seen = { inFlight: 0, maxInFlight: 0, arrivals: [] }
+      const server = Http.createServer((request, response) => {
+        const { status, headers } = answer(seen.arrivals.length + 1)
+        seen.arrivals.push({ at: Date.now(), status })
+        seen.inFlight++
+        seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight)
+        request.resume()
+        setTimeout(() => {
+          seen.inFlight--
+          response.writeHead(status, { "content-type": "application/json", ...headers })
+          response.end("{}")
+        }, delay)
+      })
+      server.listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as Net.AddressInfo
+        resume(Effect.succeed({ host: `127.0.0.1:${port}`, seen, server }))
+      })
+    }),
+    ({ server }) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+/** One runner: a Transport over a polite client sharing the database `state` gives (a connection of its own). */
+export const runner = <E>(state: Layer.Layer<SqlClient.SqlClient, E>, politeness: Sync.Politeness, name: string) =>
+  Layer.effect(Transport.Transport, Transport.make({ retry: Schedule.recurs(3) })).pipe(
+    Layer.provide(Sync.layerPoliteShared({ ...politeness, runner: name })),
+    Layer.provide(Layer.merge(node.layerHttpClient({ connections: 64 }), state))
+  )
+
+/** Sends `count` GETs at once through a runner, each to `http://host/n`; the statuses they got. */
+export const burst = (host: string, count: number) =>
+  Effect.flatMap(Transport.Transport, (transport) =>
+    Effect.forEach(Array.from({ length: count }, (_, i) => i), (i) =>
+      transport.execute(HttpClientRequest.get(`http://${host}/v2/r${i}`)).pipe(
+        Effect.tap((response) => response.text),
+        Effect.map((response) => response.status)
+      ), { concurrency: "unbounded" }))
+
