@@ -18,7 +18,8 @@ import * as Transport from "../../src/Transport.js"
 export interface Seen {
   inFlight: number
   maxInFlight: number
-  readonly arrivals: Array<{ readonly at: number; readonly status: number }>
+  /** Each request: when it arrived, the status it got, and when that was sent. */
+  readonly arrivals: Array<{ readonly at: number; readonly path: string; readonly status: number; answeredAt?: number }>
 }
 
 /**
@@ -34,7 +35,8 @@ export const countingServer = (
       const seen: Seen = { inFlight: 0, maxInFlight: 0, arrivals: [] }
       const server = Http.createServer((request, response) => {
         const { status, headers } = answer(seen.arrivals.length + 1)
-        seen.arrivals.push({ at: Date.now(), status })
+        const arrival: Seen["arrivals"][number] = { at: Date.now(), path: request.url ?? "", status }
+        seen.arrivals.push(arrival)
         seen.inFlight++
         seen.maxInFlight = Math.max(seen.maxInFlight, seen.inFlight)
         request.resume()
@@ -42,6 +44,7 @@ export const countingServer = (
           seen.inFlight--
           response.writeHead(status, { "content-type": "application/json", ...headers })
           response.end("{}")
+          arrival.answeredAt = Date.now()
         }, delay)
       })
       server.listen(0, "127.0.0.1", () => {
@@ -72,3 +75,31 @@ export const burst = (host: string, count: number) =>
         Effect.map((response) => response.status)
       ), { concurrency: "unbounded" }))
 
+
+/**
+ * Two runners on the database `state` gives, built first and then sending one request after
+ * another each (8 apiece) to a server that refuses the 6th request of all with 429 and
+ * `Retry-After: 2`. Returns what the server saw, the refused request, and the other runner's name.
+ */
+export const pausedTogether = <E>(state: () => Layer.Layer<SqlClient.SqlClient, E>) =>
+  Effect.gen(function*() {
+    const { host, seen } = yield* countingServer(
+      15,
+      (n) => (n === 6 ? { status: 429, headers: { "retry-after": "2" } } : { status: 200 })
+    )
+    const politeness: Sync.Politeness = { maxConcurrentRequests: 2 }
+    const [a, b] = yield* Effect.all(
+      [Layer.build(runner(state(), politeness, "a")), Layer.build(runner(state(), politeness, "b"))],
+      { concurrency: 2 }
+    )
+    const steady = (name: string) =>
+      Effect.flatMap(Transport.Transport, (transport) =>
+        Effect.forEach(Array.from({ length: 8 }, (_, i) => i), (i) =>
+          transport.execute(HttpClientRequest.get(`http://${host}/v2/${name}/${i}`)).pipe(
+            Effect.flatMap((response) => response.text)
+          )))
+    yield* Effect.all([Effect.provide(steady("a"), a), Effect.provide(steady("b"), b)], { concurrency: 2 })
+    const refused = seen.arrivals.find((arrival) => arrival.status === 429)
+    const other = refused?.path.startsWith("/v2/a/") ? "b" : "a"
+    return { seen, refused, other }
+  })
