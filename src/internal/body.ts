@@ -101,7 +101,10 @@ export const readBoundedText = (
  * @internal
  */
 export const discard = (response: BodyResponse): Effect.Effect<void> =>
-  readBoundedText(response, errorBodyLimit, "response").pipe(Effect.ignore)
+  // an empty body (most upload and mount answers) has nothing to read: no stream is started for it
+  response.headers["content-length"] === "0"
+    ? Effect.void
+    : readBoundedText(response, errorBodyLimit, "response").pipe(Effect.ignore)
 
 /**
  * The typed error a refused response carries: its (bounded) error body decoded, or what its status
