@@ -10,10 +10,11 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as Digest from "./Digest.js"
-import { readFrom } from "./internal/fileRead.js"
+import { fileReader, readFrom } from "./internal/fileRead.js"
+import { reopenableFile } from "./internal/repository/uploadBody.js"
 import { writeAtomically } from "./internal/fileWrite.js"
 import type * as Reference from "./Reference.js"
-import { type BlobReadError, reopenable, Repository } from "./Repository.js"
+import { type BlobReadError, Repository } from "./Repository.js"
 
 /**
  * Downloads a blob into `path`: the verified stream is written to a temporary file next to it,
@@ -53,7 +54,7 @@ export const upload = Effect.fn("BlobFile.upload")(function*(
   const fs = yield* FileSystem.FileSystem
   const repository = yield* Repository
   const { size } = yield* fs.stat(path)
-  const body = reopenable((offset) => readFrom(fs, path, offset), { size: Number(size) })
+  const body = reopenableFile(fileReader(fs, path), (offset) => readFrom(fs, path, offset), Number(size))
   return yield* repository.putBlob(repo, body, {
     size: Number(size),
     ...(options.mediaType === undefined ? {} : { mediaType: options.mediaType }),

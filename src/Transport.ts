@@ -24,6 +24,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/transport.js"
+import { IterableBodies } from "./internal/iterableBody.js"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Headers from "@effect/platform/Headers"
 import { InvalidResponse } from "./RegistryError.js"
@@ -75,6 +76,11 @@ export class Transport extends Context.Tag("effect-oci/Transport")<Transport, {
   readonly execute: (
     request: HttpClientRequest.HttpClientRequest
   ) => Effect.Effect<Response, TransportFailure>
+  /**
+   * Whether the HTTP client takes an `AsyncIterable` request body and pulls it as it writes
+   * (`node.layerHttpClient`'s does): uploads of files then read into reused buffers.
+   */
+  readonly iterableBodies?: boolean | undefined
 }>() {}
 
 /**
@@ -187,7 +193,9 @@ export const make = (options: Options = {}): Effect.Effect<Transport["Type"], ne
   Effect.gen(function*() {
     const client = yield* HttpClient.HttpClient
     const backoff = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
-    return Transport.of(internal.make(client, resolve(options), backoff))
+    // told by the client's Layer (node.layerHttpClient): nothing about a client says it
+    const iterableBodies = yield* IterableBodies
+    return Transport.of({ ...internal.make(client, resolve(options), backoff), iterableBodies })
   })
 
 /**

@@ -21,6 +21,7 @@ import * as Layer from "effect/Layer"
 import type * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Undici from "@effect/platform-node/Undici"
 import * as Credentials from "./Credentials.js"
+import { IterableBodies } from "./internal/iterableBody.js"
 import * as Stack from "./Stack.js"
 
 /**
@@ -96,6 +97,9 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
         Effect.succeed
       )
     })
+  ).pipe(
+    // undici takes an AsyncIterable body and pulls it as it writes: uploads of files use it
+    Layer.merge(Layer.succeed(IterableBodies, true))
   )
 
 /**

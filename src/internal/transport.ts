@@ -578,10 +578,14 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
   const retryableFor = (request: HttpClientRequest.HttpClientRequest) => {
     const base = isRetryable(options.maxRetryAfter)
     if (request.method === "PATCH") return () => false
-    if (request.body._tag !== "Stream") return base
+    if (request.body._tag !== "Stream" && !isIterableBody(request.body)) return base
     return (failure: AttemptFailure) =>
       failure._tag !== "TransportError" && failure._tag !== "RequestTimeout" && base(failure)
   }
+
+  /** A raw body the client pulls piece by piece (see `iterableBody.ts`): like a stream, partly taken when a connection breaks. */
+  const isIterableBody = (body: HttpClientRequest.HttpClientRequest["body"]) =>
+    body._tag === "Raw" && typeof body.body === "object" && body.body !== null && Symbol.asyncIterator in body.body
 
   const retryPolicy = (request: HttpClientRequest.HttpClientRequest) => options.retry.pipe(
     Schedule.whileInput(retryableFor(request)),

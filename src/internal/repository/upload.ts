@@ -21,6 +21,8 @@ import type { BlobDescriptor } from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
 import { type BodyNotReplayable, DigestMismatch, InvalidResponse, safeUrl, SizeMismatch } from "../../RegistryError.js"
 import { concat } from "../body.js"
+import * as IterableBody from "../iterableBody.js"
+import type { FileReader } from "../iterableBody.js"
 import * as Blobs from "./blobs.js"
 import type { Target } from "./http.js"
 import { type Source, toSource, type UploadBody } from "./uploadBody.js"
@@ -160,6 +162,23 @@ const watchBody = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
   })
 
 /**
+ * A file as a body the HTTP client pulls, read into reused buffers (see `iterableBody.ts`), each
+ * piece passed to `piece` on its way; its own failure remembered, as {@link watchBody} does.
+ */
+const fileBody = <E>(file: FileReader<E>, start: () => void, piece: (bytes: Uint8Array) => void) =>
+  Effect.map(Effect.runtime<never>(), (runtime) => {
+    let failure: Option.Option<E> = Option.none()
+    const iterable = IterableBody.fromFile(file, 0, runtime, {
+      start,
+      piece,
+      failed: (error) => {
+        failure = Option.some(error)
+      }
+    })
+    return { http: HttpBody.raw(iterable, { contentType: octetStream }), failed: () => failure }
+  })
+
+/**
  * One PATCH of the whole body without `Content-Range`, hashed on the way, then the PUT. When the
  * PATCH fails, or the registry holds other than what was sent, the upload goes on in chunks from
  * the registry's offset.
@@ -175,18 +194,29 @@ const streamed = <E, R>(
     const algorithm = plan.digest === undefined ? "sha256" : Digest.algorithm(plan.digest)
     // with checkpoints: going on in chunks without the digest re-reads from the last one, not from 0
     let hasher = Checkpoints.make(algorithm)
-    const { failed, stream } = yield* watchBody(plan.source.open(0, "the streamed PATCH was sent again"))
-    // a resend runs the body again: hash each run from the start
-    const hashed = Stream.suspend(() => {
+    // a resend reads the body again: each reading is hashed from the start
+    const restart = () => {
       hasher = Checkpoints.make(algorithm)
-      return Stream.mapChunks(stream, (chunk) => {
-        for (const bytes of chunk) hasher.update(bytes)
-        return chunk
-      })
-    })
-    const sent = yield* Effect.either(Session.patchStream(ctx, target, progress.session, hashed, () => hasher.size()))
+    }
+    const file = ctx.transport.iterableBodies === true ? plan.source.file : undefined
+    const body = file !== undefined
+      ? yield* fileBody(file, restart, (bytes) => hasher.update(bytes))
+      : yield* Effect.map(watchBody(plan.source.open(0, "the streamed PATCH was sent again")), ({ failed, stream }) => ({
+        failed,
+        http: HttpBody.stream(
+          Stream.suspend(() => {
+            restart()
+            return Stream.mapChunks(stream, (chunk) => {
+              for (const bytes of chunk) hasher.update(bytes)
+              return chunk
+            })
+          }),
+          octetStream
+        )
+      }))
+    const sent = yield* Effect.either(Session.patchStream(ctx, target, progress.session, body.http, () => hasher.size()))
     if (Either.isLeft(sent)) {
-      const own = failed()
+      const own = body.failed()
       if (Option.isSome(own)) return yield* Effect.fail(own.value)
       // a registry refusing one PATCH that big (416) asks for chunks: that is no failure to retry
       if (Engine.statusOf(sent.left) === 416) yield* engine.locate

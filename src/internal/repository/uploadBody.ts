@@ -6,6 +6,7 @@
  */
 import * as Stream from "effect/Stream"
 import { BodyNotReplayable } from "../../RegistryError.js"
+import type { FileReader } from "../iterableBody.js"
 import { dropBytes } from "./blobs.js"
 
 /** @internal */
@@ -22,6 +23,8 @@ export interface Reopenable<E = never, R = never> {
   readonly open: (offset: number) => Stream.Stream<Uint8Array, E, R>
   /** The body's length, when known. */
   readonly size: number | undefined
+  /** The same bytes as a file the upload may read into buffers of its own (see `iterableBody.ts`). */
+  readonly file?: FileReader<E> | undefined
 }
 
 /** What an upload sends. @internal */
@@ -32,6 +35,18 @@ export const reopenable = <E = never, R = never>(
   open: (offset: number) => Stream.Stream<Uint8Array, E, R>,
   options: { readonly size?: number | undefined } = {}
 ): Reopenable<E, R> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size: options.size })
+
+/**
+ * A {@link Reopenable} over a file: `open` for the engine's streams, `file` for a request body
+ * read into reused buffers where the HTTP client allows it.
+ *
+ * @internal
+ */
+export const reopenableFile = <E>(
+  file: FileReader<E>,
+  open: (offset: number) => Stream.Stream<Uint8Array, E>,
+  size: number
+): Reopenable<E> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size, file })
 
 /** Whether a value is a {@link Reopenable}. @internal */
 export const isReopenable = (u: unknown): u is Reopenable<unknown, unknown> =>
@@ -51,6 +66,8 @@ export interface Source<E, R> {
   readonly size: number | undefined
   /** Whether `open` works more than once. */
   readonly replayable: boolean
+  /** The body as a file, when it is one. */
+  readonly file: FileReader<E> | undefined
   readonly open: (offset: number, why: string) => Stream.Stream<Uint8Array, E | BodyNotReplayable, R>
 }
 
@@ -61,12 +78,19 @@ export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
       bytes: body,
       size: body.byteLength,
       replayable: true,
+      file: undefined,
       open: (offset) => Stream.succeed(body.subarray(Math.min(offset, body.byteLength)))
     }
   }
   if (isReopenable(body)) {
     const reopen = body as Reopenable<E, R>
-    return { bytes: undefined, size: reopen.size, replayable: true, open: (offset) => reopen.open(offset) }
+    return {
+      bytes: undefined,
+      size: reopen.size,
+      replayable: true,
+      file: reopen.file,
+      open: (offset) => reopen.open(offset)
+    }
   }
   const stream = body as Stream.Stream<Uint8Array, E, R>
   let opened = false
@@ -74,6 +98,7 @@ export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
     bytes: undefined,
     size: undefined,
     replayable: false,
+    file: undefined,
     open: (offset, why) =>
       Stream.suspend((): Stream.Stream<Uint8Array, E | BodyNotReplayable, R> => {
         if (opened) return Stream.fail(new BodyNotReplayable({ reason: why }))

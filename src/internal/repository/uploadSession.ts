@@ -7,12 +7,12 @@
  *
  * @internal
  */
+import type * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type { Response as TransportResponse } from "../../Transport.js"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Schema from "effect/Schema"
-import * as Stream from "effect/Stream"
 import { pushScope } from "../../Auth.js"
 import * as Digest from "../../Digest.js"
 import {
@@ -239,8 +239,8 @@ export const patch = (ctx: Context, target: Target, session: UploadSession, byte
   })
 
 /**
- * `PATCH <session>` with a streamed body of unknown length (no `Content-Range`, no
- * `Content-Length`). The stream is run again if the request is resent.
+ * `PATCH <session>` with a body of unknown length (no `Content-Range`, no `Content-Length`): a
+ * stream, or a raw body the client pulls. It is read again if the request is resent.
  *
  * @internal
  */
@@ -248,13 +248,11 @@ export const patchStream = (
   ctx: Context,
   target: Target,
   session: UploadSession,
-  body: Stream.Stream<Uint8Array, unknown>,
+  body: HttpBody.HttpBody,
   expected: () => number
 ) =>
   Effect.gen(function*() {
-    const request = HttpClientRequest.patch(session.url).pipe(
-      HttpClientRequest.bodyStream(body, { contentType: "application/octet-stream" })
-    )
+    const request = HttpClientRequest.patch(session.url).pipe(HttpClientRequest.setBody(body))
     const response = yield* send(ctx, target.registry, request, [pushScope(target.repository)])
     if (!isSuccess(response.status)) return yield* refusal(response, uploadUnknown)
     yield* discard(response)

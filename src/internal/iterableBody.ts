@@ -1,0 +1,110 @@
+/**
+ * A file as a request body the HTTP client pulls piece by piece (an `AsyncIterable`), for clients
+ * that take one and ask for the next piece only once the last was written out: undici's HTTP/1.1
+ * client, which `node.layerHttpClient` builds, waits for the socket to drain after every piece
+ * larger than its 16 KiB write buffer. The file is then read into three reused buffers.
+ *
+ * Why: a fresh buffer per piece, handed through Effect's stream-to-Node adapter, lives long enough
+ * to reach V8's old generation, so every 64 MiB of upload forces a full garbage collection of the
+ * whole (large, in an Effect program) heap — measured on a 256 MiB push, ~0.35 s of CPU, a third
+ * of the client's work. Reused buffers allocate nothing while the body is sent.
+ *
+ * @internal
+ */
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Runtime from "effect/Runtime"
+import * as Scope from "effect/Scope"
+
+/**
+ * Whether the `HttpClient` takes an `AsyncIterable` as a raw request body and asks for its next
+ * piece only once the last piece (at least 16 KiB) was written out. False unless the client's
+ * Layer says so (`node.layerHttpClient` does): `fetch` needs `duplex: "half"` for such a body,
+ * which Effect's fetch client sets only for `Stream` bodies.
+ *
+ * @internal
+ */
+export class IterableBodies extends Context.Reference<IterableBodies>()("effect-oci/IterableBodies", {
+  defaultValue: (): boolean => false
+}) {}
+
+/**
+ * Reads a file from an offset into buffers the caller owns: `open(offset)` gives a `read` that
+ * fills as much of a buffer as it can and returns how much (0 at the end); the file closes with
+ * the scope.
+ *
+ * @internal
+ */
+export interface FileReader<E> {
+  readonly open: (offset: number) => Effect.Effect<(into: Uint8Array) => Effect.Effect<number, E>, E, Scope.Scope>
+}
+
+/** The size of a piece: large enough that per-piece work is negligible, and above the client's write buffer. */
+const pieceSize = 1024 * 1024
+
+/**
+ * Reused buffers: the client writes a piece out before asking for the next, so two would do; the
+ * third is a margin.
+ */
+const buffers = 3
+
+/** What a body's reading reports, so that its bytes are hashed on the way and its own failure is told apart. */
+export interface Hooks<E> {
+  /** Called when a reading starts (again, when the request is resent). */
+  readonly start: () => void
+  /** Called with each piece before it is handed to the client. */
+  readonly piece: (bytes: Uint8Array) => void
+  /** Called with the reading's own failure before it is thrown into the client. */
+  readonly failed: (error: E) => void
+}
+
+/**
+ * The file from `offset` on as an `AsyncIterable`: every iteration opens it afresh, so a resent
+ * request reads it again. Closing the iteration early (the request failed or was aborted)
+ * closes the file.
+ *
+ * @internal
+ */
+export const fromFile = <E>(
+  reader: FileReader<E>,
+  offset: number,
+  runtime: Runtime.Runtime<never>,
+  hooks: Hooks<E>
+): AsyncIterable<Uint8Array> => {
+  const run = Runtime.runPromiseExit(runtime)
+  /** Runs an effect, reporting and throwing its failure. */
+  const perform = async <A>(effect: Effect.Effect<A, E>): Promise<A> => {
+    const exit = await run(effect)
+    if (Exit.isSuccess(exit)) return exit.value
+    const failure = exit.cause._tag === "Fail" ? exit.cause.error : undefined
+    if (failure !== undefined) hooks.failed(failure)
+    throw failure ?? new Error("reading the upload's file failed")
+  }
+  return {
+    async *[Symbol.asyncIterator]() {
+      hooks.start()
+      const scope = Effect.runSync(Scope.make())
+      try {
+        const read = await perform(Scope.extend(reader.open(offset), scope))
+        const ring = Array.from({ length: buffers }, () => new Uint8Array(pieceSize))
+        for (let n = 0;; n++) {
+          const buffer = ring[n % buffers]!
+          // whole pieces (a short read is read on): the client waits for a piece this large to be written out
+          let length = 0
+          while (length < buffer.byteLength) {
+            const got = await perform(read(buffer.subarray(length)))
+            if (got === 0) break
+            length += got
+          }
+          if (length === 0) return
+          const piece = length === buffer.byteLength ? buffer : buffer.subarray(0, length)
+          hooks.piece(piece)
+          yield piece
+        }
+      } finally {
+        await Effect.runPromise(Scope.close(scope, Exit.void))
+      }
+    }
+  }
+}
