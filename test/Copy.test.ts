@@ -491,6 +491,36 @@ describe("Copy progress", () => {
       expect(result.bytes).toBe(img.blobs[0]!.descriptor.size + 2 * layer.size + img.manifest.size)
     }))
 
+  it.scopedLive("a large blob from a layout, its PATCH cut part-way: BlobResumed, and its bytes count", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const dir = yield* tempDir
+      const img = Images.image("layout-cut", { layers: 1, layerSize: 9 * 1024 * 1024 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      yield* run(Copy.copy(at(a, "src/app", "v1"), Copy.layout(dir, "v1")))
+      const layer = img.blobs[1]!.descriptor
+      yield* b.setFaults([
+        { method: "PATCH", nth: 1, path: /\/blobs\/uploads\/./, action: Testing.FaultAction.cutRequest(3 * 1024 * 1024) }
+      ])
+      const events: Array<Copy.ProgressEvent> = []
+      const result = yield* run(Copy.copy(Copy.layout(dir, "v1"), at(b, "dst/app", "v1"), {
+        onProgress: (e) => Effect.sync(() => events.push(e))
+      }))
+      yield* expectImageIn(b, "dst/app", img)
+      const resumed = events.filter((e) => e._tag === "BlobResumed")
+      expect(resumed).toHaveLength(1)
+      expect(resumed[0]).toMatchObject({ digest: layer.digest, size: layer.size })
+      const offset = resumed[0]!._tag === "BlobResumed" ? resumed[0]!.offset : 0
+      expect(offset).toBeGreaterThan(0)
+      const sum = events.reduce((n, e) => n + (e._tag === "BlobBytes" ? e.bytes : e._tag === "ManifestDone" ? e.size : 0), 0)
+      expect(sum).toBe(result.bytes)
+      // what was read before the cut counts, and the rest from the registry's offset once more
+      const done = events.find((e) => e._tag === "BlobDone" && e.digest === layer.digest)
+      expect(done?._tag === "BlobDone" && done.sent).toBeGreaterThanOrEqual(layer.size + 3 * 1024 * 1024 - offset)
+      expect(yield* b.uploadSessions).toEqual([])
+    }), 30_000)
+
   it.scopedLive("a body opened again is BlobResumed (from an offset) or BlobRetried (from 0); its bytes count", () =>
     Effect.gen(function*() {
       const a = yield* Testing.make()

@@ -11,6 +11,7 @@ import type * as Manifest from "../../Manifest.js"
 import * as Reference from "../../Reference.js"
 import type * as Repository from "../../Repository.js"
 import type { InvalidReference, InvalidResponse } from "../../RegistryError.js"
+import type { FileReader } from "../iterableBody.js"
 import type { PlatformNotFound } from "../repository/manifests.js"
 
 /** What a copy reads from or writes to: a repository of a registry, or an OCI layout (with a tag). @internal */
@@ -36,8 +37,15 @@ export const format = (endpoint: Endpoint): string =>
     ? `docker://${Reference.format(endpoint.reference)}`
     : `oci:${endpoint.directory}${endpoint.tag === undefined ? "" : `:${endpoint.tag}`}`
 
-/** Bytes of a blob from `offset` on (a re-readable source: a resend opens it again). @internal */
-export type Source<E> = (offset: number) => Stream.Stream<Uint8Array, E>
+/**
+ * Bytes of a blob from `offset` on (a re-readable source: a resend opens it again); with `file`,
+ * the same bytes as a file an upload may read into buffers of its own (a layout's blobs).
+ *
+ * @internal
+ */
+export type Source<E> = ((offset: number) => Stream.Stream<Uint8Array, E>) & {
+  readonly file?: FileReader<E> | undefined
+}
 
 /** Where a manifest goes: the top one under the endpoint's tag, a child by digest, a referrer listed. @internal */
 export type Placement = "top" | "child" | "referrer"

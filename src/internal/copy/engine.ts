@@ -15,6 +15,7 @@ import * as Manifest from "../../Manifest.js"
 import * as MediaType from "../../MediaType.js"
 import { BlobCache } from "../../BlobCache.js"
 import { Repository } from "../../Repository.js"
+import type { FileReader } from "../iterableBody.js"
 import { type Endpoint, format, type Handle, type Placement, type Source } from "./endpoint.js"
 import {
   BlobFailed,
@@ -155,34 +156,49 @@ const plan = (
     return { nodes, blobs: [...blobs.values()] } satisfies Plan
   })
 
-/** Counts the bytes of a source stream (and reports them when somebody listens). */
+/** Counts `n` bytes of a blob sent, at once; the Effect returned reports them (when somebody listens). */
+const count = (tracker: Progress.Tracker, blob: Manifest.Descriptor, sent: { n: number }) => (n: number) => {
+  sent.n += n
+  tracker.bytes += n
+  return tracker.emit === undefined
+    ? Effect.void
+    : Progress.emit(tracker, () => ({ _tag: "BlobBytes", digest: blob.digest, size: blob.size, bytes: n, sent: sent.n }))
+}
+
+/** Counts the bytes of a source stream (see {@link count}). */
 const counted = <E>(
   stream: Stream.Stream<Uint8Array, E>,
   tracker: Progress.Tracker,
-  blob: Manifest.Descriptor,
-  sent: { n: number }
+  add: (n: number) => Effect.Effect<void>
 ): Stream.Stream<Uint8Array, E> => {
-  const add = (chunk: Iterable<Uint8Array>) => {
+  const size = (chunk: Iterable<Uint8Array>) => {
     let n = 0
     for (const bytes of chunk) n += bytes.byteLength
-    sent.n += n
-    tracker.bytes += n
     return n
   }
   return tracker.emit === undefined
     ? Stream.mapChunks(stream, (chunk) => {
-      add(chunk)
+      // nobody listens: counted at once, and nothing to report (no Effect per chunk)
+      add(size(chunk))
       return chunk
     })
-    : Stream.mapChunksEffect(stream, (chunk) =>
-      Effect.suspend(() => {
-        const n = add(chunk)
-        return Effect.as(
-          Progress.emit(tracker, () => ({ _tag: "BlobBytes", digest: blob.digest, size: blob.size, bytes: n, sent: sent.n })),
-          chunk
-        )
-      }))
+    : Stream.mapChunksEffect(stream, (chunk) => Effect.as(Effect.suspend(() => add(size(chunk))), chunk))
 }
+
+/** A source's file, counted, its failures mapped, and `opening` run whenever it is opened. */
+const countedFile = <E, E2>(
+  file: FileReader<E>,
+  opening: (offset: number) => Effect.Effect<void>,
+  add: (n: number) => Effect.Effect<void>,
+  mapError: (e: E) => E2
+): FileReader<E2> => ({
+  open: (offset) =>
+    Effect.zipRight(
+      opening(offset),
+      Effect.map(Effect.mapError(file.open(offset), mapError), (read) => (into: Uint8Array) =>
+        Effect.flatMap(Effect.mapError(read(into), mapError), (n) => Effect.as(add(n), n)))
+    )
+})
 
 /** One blob: skipped when the destination has it, else mounted when it can be, else uploaded. */
 const copyBlob = (
@@ -223,19 +239,27 @@ const copyBlob = (
       yield* mounts.refused(blob, from)
     }
     const sent = { n: 0 }
+    const add = count(tracker, blob, sent)
     let opened = 0
-    const read = source.readBlob(blob)
-    const body: Source<BlobFailed> = (offset) =>
-      Stream.unwrap(Effect.suspend(() => {
+    /** Every opening after the first is a resume (from an offset) or a retry (from 0). */
+    const opening = (offset: number) =>
+      Effect.suspend(() => {
         opened++
-        const again = opened === 1
+        return opened === 1
           ? Effect.void
           : Progress.emit(tracker, () =>
             offset > 0
               ? { _tag: "BlobResumed", digest, size, offset }
               : { _tag: "BlobRetried", digest, size, attempt: opened - 1 })
-        return Effect.as(again, counted(read(offset), tracker, blob, sent).pipe(Stream.mapError(failed(source.name, "read"))))
-      }))
+      })
+    const read = source.readBlob(blob)
+    const body: Source<BlobFailed> = Object.assign(
+      (offset: number) =>
+        Stream.unwrap(
+          Effect.as(opening(offset), counted(read(offset), tracker, add).pipe(Stream.mapError(failed(source.name, "read"))))
+        ),
+      { file: read.file === undefined ? undefined : countedFile(read.file, opening, add, failed(source.name, "read")) }
+    )
     yield* destination.writeBlob(blob, body).pipe(
       Effect.mapError((e) => (e instanceof BlobFailed ? e : failed(destination.name, "write")(e)))
     )

@@ -3,12 +3,30 @@
  *
  * @internal
  */
-import type * as FileSystem from "@effect/platform/FileSystem"
+import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import type * as Digest from "../../Digest.js"
+import { fileReader } from "../fileRead.js"
+import type { FileReader } from "../iterableBody.js"
+import { LayoutBlobNotFound } from "../ociLayout/errors.js"
+import type * as OciLayout from "../../OciLayout.js"
 import * as Layout from "../ociLayout/layout.js"
 import type { Handle } from "./endpoint.js"
+
+/** A layout's blob as a file an upload may read into buffers of its own. */
+const blobFile = (fs: FileSystem.FileSystem, layout: OciLayout.Layout, digest: Digest.Digest): FileReader<Layout.LayoutError> => ({
+  open: (offset) =>
+    Effect.flatMap(layout.blobPath(digest), (path) =>
+      fileReader(fs, path).open(offset).pipe(
+        Effect.mapError((e): Layout.LayoutError =>
+          e._tag === "SystemError" && e.reason === "NotFound"
+            ? new LayoutBlobNotFound({ directory: layout.directory, digest })
+            : e
+        )
+      ))
+})
 
 /**
  * A handle on the layout at `directory`: `tag` names the top image (without one, the layout's only
@@ -22,7 +40,7 @@ export const make = (
   name: string,
   create: boolean
 ): Effect.Effect<Handle<Layout.LayoutError>, Layout.LayoutError, FileSystem.FileSystem | Path.Path> =>
-  Effect.map(Layout.open(directory, { create }), (layout) => ({
+  Effect.zipWith(Layout.open(directory, { create }), FileSystem.FileSystem, (layout, fs) => ({
     name,
     repository: undefined,
     top: Effect.flatMap(layout.resolve(tag), layout.readManifest),
@@ -37,8 +55,11 @@ export const make = (
       ),
     hasBlob: (descriptor) => layout.hasBlob(descriptor.digest, descriptor.size),
     // not verified here: every destination verifies what it writes (see `Handle.readBlob`)
-    readBlob: (descriptor) => (offset) =>
-      layout.readBlob(descriptor.digest, { size: descriptor.size, offset, verify: false }),
+    readBlob: (descriptor) =>
+      Object.assign(
+        (offset: number) => layout.readBlob(descriptor.digest, { size: descriptor.size, offset, verify: false }),
+        { file: blobFile(fs, layout, descriptor.digest) }
+      ),
     writeBlob: (descriptor, source) =>
       layout.writeBlob(Stream.suspend(() => source(0)), { digest: descriptor.digest, size: descriptor.size }),
     mount: () => Effect.succeed(false),

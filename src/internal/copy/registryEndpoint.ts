@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import type * as Manifest from "../../Manifest.js"
 import * as Reference from "../../Reference.js"
 import { reopenable, type Repository } from "../../Repository.js"
+import { reopenableFile } from "../repository/uploadBody.js"
 import { type Handle, type RegistryFailure, type Source } from "./endpoint.js"
 
 /** Below this size a blob is sent in one PUT (the Repository's default threshold). */
@@ -51,7 +52,7 @@ export const make = (
       writeBlob: (descriptor, source) =>
         Effect.asVoid(
           // re-readable: a cut upload goes on from where the registry stands, re-reading only the rest
-          repo.putBlob(bare, reopenable(source, { size: descriptor.size }), {
+          repo.putBlob(bare, source.file === undefined ? reopenable(source, { size: descriptor.size }) : reopenableFile(source.file, source, descriptor.size), {
             digest: descriptor.digest,
             size: descriptor.size,
             mediaType: descriptor.mediaType,
