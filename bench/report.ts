@@ -19,6 +19,9 @@ export const ours = "effect-oci"
 /** Ours: the image copy (`effect-oci/Copy`) to / from an OCI layout, as skopeo does. */
 export const copy = "effect-oci (Copy)"
 
+/** The floor of start-up: the Effect and @effect/platform imports alone (`bench/startupFloor.mjs`). */
+export const startUpFloor = "Effect + platform imports (floor)"
+
 const isLimit = (client: string) => client === limit || client === pushLimit
 
 /** The runs of one client doing one operation at one size. */
@@ -81,7 +84,7 @@ export const resultsTable = (all: ReadonlyArray<Series>): string =>
 
 /** Ours / skopeo for every series of ours that has a skopeo series at the same op and size. */
 export const ratioTable = (all: ReadonlyArray<Series>): string => {
-  const startUp = all.find((s) => s.op === "start-up")
+  const startUp = all.find((s) => s.op === "start-up" && s.client === ours)
   const startUpS = startUp === undefined ? Number.NaN : wall(startUp).median
   const rows: Array<Array<string>> = []
   for (const ours of all) {
@@ -163,7 +166,7 @@ export const targets = (all: ReadonlyArray<Series>): ReadonlyArray<Target> => {
   wallRatio("pull", 1024, 0.85)
   wallRatio("push", 256, 1)
   wallRatio("push", 1024, 1)
-  const startUp = all.find((s) => s.op === "start-up")
+  const startUp = all.find((s) => s.op === "start-up" && s.client === ours)
   const pulls = all.filter((s) => s.op === "pull" && s.client === ours && find("pull", peer, s.sizeMib) !== undefined)
   const largest = pulls.sort((a, b) => b.sizeMib - a.sizeMib)[0]
   if (startUp !== undefined && largest !== undefined) {
@@ -182,7 +185,9 @@ export const targets = (all: ReadonlyArray<Series>): ReadonlyArray<Target> => {
   }
   if (startUp !== undefined) {
     const measured = wall(startUp).median
-    out.push({ target: "start-up (imports + default layer) ≤ 0.30 s", measured, met: measured <= 0.3, unit: "s" })
+    const floor = all.find((s) => s.op === "start-up" && s.client === startUpFloor)
+    const of = floor === undefined ? "" : ` (the imports' floor: ${fixed(wall(floor).median, 2)} s)`
+    out.push({ target: `start-up (imports + default layer) ≤ 0.30 s${of}`, measured, met: measured <= 0.3, unit: "s" })
   }
   return out
 }

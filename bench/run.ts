@@ -5,7 +5,8 @@
  *
  *   npx tsx bench/run.ts [--quick] [--sizes 256,1024] [--rss-mib 2048] [--runs 3] [--strategies default,streamed]
  *
- * - start-up: our pull program loading its modules and building its layer, no request;
+ * - start-up: our pull program loading its modules and building its layer, no request; beside it
+ *   the floor, `bench/startupFloor.mjs` (the Effect and @effect/platform imports alone);
  * - pull: `bench/pull.ts` (manifest, then `BlobFile.download` of each blob) vs
  *   `skopeo copy --preserve-digests docker://… oci:DIR` vs `curl | tee | sha256sum` of each blob;
  * - push: `bench/push.ts` (`BlobFile.upload` of each blob, `putManifest`) vs
@@ -350,6 +351,9 @@ const program = Effect.scoped(Effect.gen(function*() {
   series.push(...yield* group("start-up", [{
     series: { op: "start-up", sizeMib: 0, client: "effect-oci", bytes: 0 },
     once: ours(ctx, built.pull, ["--noop"]).pipe(Effect.map(({ sample }) => sample))
+  }, {
+    series: { op: "start-up", sizeMib: 0, client: Report.startUpFloor, bytes: 0 },
+    once: ours(ctx, Path.join(benchDir, "startupFloor.mjs"), []).pipe(Effect.map(({ sample }) => sample))
   }]))
   for (const size of sizes) {
     const image = images.get(size)!
