@@ -49,6 +49,18 @@ const describe = (error: { readonly message: string; readonly _tag?: string }) =
 /** A name for this process in the state: `host:pid`. */
 export const defaultRunnerName = (): string => `${process.env["HOSTNAME"] ?? "localhost"}:${process.pid}`
 
+/** A copy of `items` in random order. */
+const shuffled = <A>(items: ReadonlyArray<A>): ReadonlyArray<A> => {
+  const out = [...items]
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    const swap = out[i]!
+    out[i] = out[j]!
+    out[j] = swap
+  }
+  return out
+}
+
 /** One pass over every mapping. Failures of single tags or repositories are tallied, not raised. */
 export const runPass = <R = never>(
   config: Config,
@@ -70,7 +82,10 @@ export const runPass = <R = never>(
             return Effect.succeed([] as ReadonlyArray<Job>)
           })
         )
-        const tallies = yield* Effect.forEach(jobs, (job) =>
+        // Each runner goes through the jobs in an order of its own: runners started together then
+        // start different executions instead of all waiting on the same few, and find most of the
+        // others finished (a stored result, nothing redone) by the time they come to them.
+        const tallies = yield* Effect.forEach(shuffled(jobs), (job) =>
           run(job).pipe(
             // A SqlError is the state store failing: the pass cannot record, so it stops.
             Effect.catchAll((error) => {

@@ -1,7 +1,8 @@
 /**
  * One sync runner process for the cluster tests:
- * `tsx syncRunner.ts CONFIG POSTGRES_URL PORT NAME`. Joins the runners sharing the database,
- * runs one pass and prints `SUMMARY <json>` on stdout.
+ * `tsx syncRunner.ts CONFIG POSTGRES_URL PORT NAME`. Joins the runners sharing the database
+ * (registry limits shared through it as the config says), runs one pass and prints
+ * `SUMMARY <json>` on stdout.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Cause from "effect/Cause"
@@ -18,16 +19,25 @@ if (configPath === undefined || url === undefined || port === undefined || name 
   throw new Error("usage: syncRunner.ts CONFIG POSTGRES_URL PORT NAME")
 }
 
-const client = node.layer({
-  credentials: Credentials.layerAnonymous,
-  transport: { retry: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(5))) }
-})
+/** The client stack, polite to registries as the config says, sharing the limits through the database. */
+const client = (config: Sync.Config) =>
+  node.layer({
+    credentials: Credentials.layerAnonymous,
+    transport: { retry: Schedule.spaced("50 millis").pipe(Schedule.intersect(Schedule.recurs(5))) },
+    httpClient: Sync.layerPoliteShared({ ...Sync.politenessOf(config), runner: name }).pipe(
+      Layer.provide(node.layerHttpClient()),
+      Layer.provide(Sync.layerPostgres(Redacted.make(url))),
+      Layer.orDie
+    )
+  })
 
-// Each copy takes at least 300 ms, so that the test can kill a runner while work is left on a fast machine.
-const slowCopier = Layer.effect(
+// Each copy takes at least SYNC_COPY_DELAY_MS (default 300 ms), so that the test can kill a runner
+// while work is left on a fast machine; the benchmark sets 0.
+const copyDelay = Number(process.env["SYNC_COPY_DELAY_MS"] ?? "300")
+const slowCopier = copyDelay === 0 ? Sync.layerCopier : Layer.effect(
   Sync.Copier,
   Effect.map(Sync.Copier, (copier) => ({
-    copy: (...args: Parameters<typeof copier.copy>) => Effect.delay(copier.copy(...args), "300 millis")
+    copy: (...args: Parameters<typeof copier.copy>) => Effect.delay(copier.copy(...args), `${copyDelay} millis`)
   }))
 ).pipe(Layer.provide(Sync.layerCopier))
 
@@ -43,13 +53,15 @@ const engine = Sync.layerCluster({
     refreshAssignmentsInterval: "500 millis",
     shardsPerGroup: 30
   }
-}).pipe(Layer.provideMerge(slowCopier), Layer.provideMerge(client))
+})
 
 const program = Effect.gen(function*() {
   const config = yield* Sync.loadConfig(configPath)
-  const summary = yield* Sync.run(config)
+  const summary = yield* Sync.run(config).pipe(
+    Effect.provide(engine.pipe(Layer.provideMerge(slowCopier), Layer.provideMerge(client(config))))
+  )
   process.stdout.write(`SUMMARY ${JSON.stringify({ total: summary.total, failures: summary.failures })}\n`)
-}).pipe(Effect.provide(engine), Effect.provide(NodeContext.layer))
+}).pipe(Effect.provide(NodeContext.layer))
 
 Effect.runPromiseExit(program).then((exit) => {
   if (exit._tag === "Failure") {
