@@ -138,6 +138,29 @@ describe("Copy.copy between registries", () => {
       expect((yield* a.requests).filter((r) => r.path.includes("/blobs/"))).toEqual([])
     }))
 
+  it.scopedLive("within one registry that refuses mounts, only the first blob tries one; the rest are asked for, then uploaded", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const img = Images.image("nomount", { layers: 4 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      // a registry that never mounts: every mount POST opens an upload session instead (202)
+      yield* a.setFaults([{
+        method: "POST",
+        path: /mount=/,
+        action: Testing.FaultAction.respond(202, {
+          headers: { location: "/v2/other/app/blobs/uploads/refused", "docker-upload-uuid": "refused", range: "0-0" }
+        })
+      }])
+      yield* a.clearRequests
+      const result = yield* run(Copy.copy(at(a, "src/app", "v1"), at(a, "other/app", "v1"), { concurrency: 1 }))
+      expect(result.blobs).toEqual({ copied: 5, skipped: 0, mounted: 0 })
+      yield* a.setFaults([])
+      yield* expectImageIn(a, "other/app", img)
+      const log = yield* a.requests
+      expect(log.filter((r) => r.query["mount"] !== undefined).length).toBe(1)
+      expect(log.filter((r) => r.method === "HEAD" && r.path.includes("/blobs/")).length).toBe(5)
+    }))
+
   it.scopedLive("within one registry, a mount the registry refuses is cancelled, then the destination is asked", () =>
     Effect.gen(function*() {
       const a = yield* Testing.make()

@@ -222,14 +222,16 @@ const copyBlob = (
         tracker.mounted++
         return Effect.zipRight(Progress.emit(tracker, () => ({ _tag: "BlobMounted", digest, size, from })), Progress.totals(tracker))
       })
-    if (mounts.direct !== undefined) {
+    const direct = mounts.direct()
+    if (direct !== undefined) {
       // Within one registry the source repository holds every blob: one mount request links it
       // (a blob already there included), where asking first would cost a second request per blob.
       // Only what this process already knows to be there is skipped without a request.
       if (yield* mounts.known(blob)) return yield* skipped
-      if (yield* Effect.mapError(destination.mount(blob, mounts.direct), failed(destination.name, "mount"))) {
-        return yield* mounted(mounts.direct)
+      if (yield* Effect.mapError(destination.mount(blob, direct), failed(destination.name, "mount"))) {
+        return yield* mounted(direct)
       }
+      mounts.directRefused()
     }
     if (yield* Effect.mapError(destination.hasBlob(blob), failed(destination.name, "stat"))) return yield* skipped
     for (const from of yield* mounts.candidates(blob)) {
@@ -273,8 +275,12 @@ const maxMountCandidates = 3
 
 /** Where a blob can be mounted from, and what to forget when a mount is refused. */
 interface Mounts {
-  /** The source repository, when it is another repository of the destination's registry. */
-  readonly direct: string | undefined
+  /**
+   * The source repository, when it is another repository of the destination's registry — until a
+   * mount from it is refused (a registry that does not mount would refuse every one of them).
+   */
+  readonly direct: () => string | undefined
+  readonly directRefused: () => void
   /** Whether the BlobCache knows the destination holds the blob (no request). */
   readonly known: (blob: Manifest.Descriptor) => Effect.Effect<boolean>
   /** Other repositories of the destination's registry the BlobCache knows to hold the blob. */
@@ -284,28 +290,41 @@ interface Mounts {
 
 /**
  * Mounts within the destination's registry: from the source repository when both are repositories
- * of one registry, then from the repositories the BlobCache knows to hold the blob. A refused mount
- * means the cache was wrong about that repository: it forgets it there.
+ * of one registry (until the registry refuses one), then from the repositories the BlobCache knows
+ * to hold the blob. A refused mount from those means the cache was wrong about that repository: it
+ * forgets it there.
  */
 const mountsFor = (source: AnyHandle, destination: AnyHandle, cache: BlobCache["Type"]): Mounts => {
   const target = destination.repository
   if (target === undefined) {
-    return { direct: undefined, known: () => Effect.succeed(false), candidates: () => Effect.succeed([]), refused: () => Effect.void }
+    return {
+      direct: () => undefined,
+      directRefused: () => {},
+      known: () => Effect.succeed(false),
+      candidates: () => Effect.succeed([]),
+      refused: () => Effect.void
+    }
   }
-  const direct = source.repository !== undefined && source.repository.registry === target.registry &&
+  const sourceRepository = source.repository !== undefined && source.repository.registry === target.registry &&
       source.repository.repository !== target.repository
     ? source.repository.repository
     : undefined
+  let direct = sourceRepository
   const prefix = `${target.registry}/`
   const here = `${prefix}${target.repository}`
   return {
-    direct,
+    direct: () => direct,
+    directRefused: () => {
+      direct = undefined
+    },
     known: (blob) => Effect.map(cache.get(blob.digest, here), Option.isSome),
     candidates: (blob) =>
       Effect.map(cache.repositories(blob.digest), (known) =>
         known.flatMap((key) => {
           const repository = key.slice(prefix.length)
-          return key.startsWith(prefix) && repository !== target.repository && repository !== direct ? [repository] : []
+          return key.startsWith(prefix) && repository !== target.repository && repository !== sourceRepository
+            ? [repository]
+            : []
         }).slice(0, maxMountCandidates)),
     refused: (blob, from) => cache.clear(blob.digest, `${prefix}${from}`)
   }
