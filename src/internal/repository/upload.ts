@@ -21,11 +21,9 @@ import type { BlobDescriptor } from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
 import { type BodyNotReplayable, DigestMismatch, InvalidResponse, safeUrl, SizeMismatch } from "../../RegistryError.js"
 import { concat } from "../body.js"
-import * as IterableBody from "../iterableBody.js"
-import type { FileReader } from "../iterableBody.js"
 import * as Blobs from "./blobs.js"
 import type { Target } from "./http.js"
-import { type Source, toSource, type UploadBody } from "./uploadBody.js"
+import { collect, fileBody, type Source, toSource, type UploadBody, verifiedBeforeEnd, watchBody } from "./uploadBody.js"
 import * as Session from "./uploadSession.js"
 import * as Checkpoints from "./hashCheckpoints.js"
 import * as Engine from "./uploadEngine.js"
@@ -148,37 +146,6 @@ const chunked = <E, R>(
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A request body from the caller's stream: its context provided, and its own failure remembered
- * so that it is reported as itself rather than as the transport failure it causes.
- */
-const watchBody = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
-  Effect.map(Effect.context<R>(), (context) => {
-    let failure: Option.Option<E> = Option.none()
-    const stream = body.pipe(
-      Stream.tapError((error) => Effect.sync(() => (failure = Option.some(error)))),
-      Stream.provideContext(context)
-    )
-    return { stream, failed: () => failure }
-  })
-
-/**
- * A file as a body the HTTP client pulls, read into reused buffers (see `iterableBody.ts`), each
- * piece passed to `piece` on its way; its own failure remembered, as {@link watchBody} does.
- */
-const fileBody = <E>(file: FileReader<E>, start: () => void, piece: (bytes: Uint8Array) => void) =>
-  Effect.map(Effect.runtime<never>(), (runtime) => {
-    let failure: Option.Option<E> = Option.none()
-    const iterable = IterableBody.fromFile(file, 0, runtime, {
-      start,
-      piece,
-      failed: (error) => {
-        failure = Option.some(error)
-      }
-    })
-    return { http: HttpBody.raw(iterable, { contentType: octetStream }), failed: () => failure }
-  })
-
-/**
  * One PATCH of the whole body without `Content-Range`, hashed on the way, then the PUT. When the
  * PATCH fails, or the registry holds other than what was sent, the upload goes on in chunks from
  * the registry's offset.
@@ -237,31 +204,6 @@ const streamed = <E, R>(
       Effect.annotateLogs({ registryOffset: progress.session.offset })
     )
     return yield* chunked(ctx, target, progress, engine, plan.digest)
-  })
-
-/**
- * The body checked against `digest` and `size` on its way, with the check made before its last
- * bytes are let through: a body that does not match fails while the request still lacks bytes it
- * declared, so the registry cannot take it as whole and commit it. Each run hashes from the start.
- */
-const verifiedBeforeEnd = (digest: Digest.Digest, size: number) =>
-<E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DigestMismatch | SizeMismatch, R> =>
-  Stream.suspend(() => {
-    const hasher = Digest.hasher(Digest.algorithm(digest))
-    const short = Effect.suspend(() =>
-      hasher.size() < size ? Effect.fail(new SizeMismatch({ expected: size, actual: hasher.size() })) : Effect.void
-    )
-    return Stream.concat(
-      Stream.mapChunksEffect(body, (chunk) =>
-        Effect.suspend((): Effect.Effect<Chunk.Chunk<Uint8Array>, DigestMismatch | SizeMismatch> => {
-          for (const bytes of chunk) hasher.update(bytes)
-          if (hasher.size() > size) return Effect.fail(new SizeMismatch({ expected: size, actual: hasher.size() }))
-          if (hasher.size() < size) return Effect.succeed(chunk)
-          const actual = hasher.digest()
-          return actual === digest ? Effect.succeed(chunk) : Effect.fail(new DigestMismatch({ expected: digest, actual }))
-        })),
-      Stream.drain(Stream.fromEffect(short))
-    )
   })
 
 /** The closing PUT with the whole blob (`digest` and `size` known); after a failure, in chunks. */
@@ -327,26 +269,6 @@ const withUpload = <A, E, R, E2>(
 // ---------------------------------------------------------------------------------------------
 // operations
 // ---------------------------------------------------------------------------------------------
-
-/** Reads a stream of declared size into memory (it is small), checking the size. */
-const collect = <E, R>(body: Stream.Stream<Uint8Array, E, R>, size: number) =>
-  Effect.suspend(() => {
-    const parts: Array<Uint8Array> = []
-    let total = 0
-    return Stream.runForEach(body, (chunk) =>
-      Effect.suspend(() => {
-        total += chunk.byteLength
-        if (total > size) return Effect.fail(new SizeMismatch({ expected: size, actual: total }))
-        parts.push(chunk)
-        return Effect.void
-      })).pipe(
-        Effect.flatMap(() =>
-          total === size
-            ? Effect.succeed(concat(parts, total))
-            : Effect.fail(new SizeMismatch({ expected: size, actual: total }))
-        )
-      )
-  })
 
 /** The registry's descriptor of a blob it has, or undefined (cache first, then HEAD). */
 const existing = (ctx: UploadContext, target: Target, digest: Digest.Digest) =>

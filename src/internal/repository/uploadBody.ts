@@ -1,11 +1,19 @@
 /**
  * Upload bodies: bytes, a one-shot `Stream`, or a {@link Reopenable} the engine can open again from
- * any byte offset — and the engine's single view of all three ({@link Source}).
+ * any byte offset — and the engine's single view of all three ({@link Source}); and the request
+ * bodies made of them: checked on the way, their own failures told apart from the transport's.
  *
  * @internal
  */
+import * as HttpBody from "@effect/platform/HttpBody"
+import type * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { BodyNotReplayable } from "../../RegistryError.js"
+import * as Digest from "../../Digest.js"
+import { BodyNotReplayable, DigestMismatch, SizeMismatch } from "../../RegistryError.js"
+import { concat } from "../body.js"
+import * as IterableBody from "../iterableBody.js"
 import type { FileReader } from "../iterableBody.js"
 import { dropBytes } from "./blobs.js"
 
@@ -107,3 +115,85 @@ export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
       })
   }
 }
+
+/**
+ * A request body from the caller's stream: its context provided, and its own failure remembered
+ * so that it is reported as itself rather than as the transport failure it causes.
+ *
+ * @internal
+ */
+export const watchBody = <E, R>(body: Stream.Stream<Uint8Array, E, R>) =>
+  Effect.map(Effect.context<R>(), (context) => {
+    let failure: Option.Option<E> = Option.none()
+    const stream = body.pipe(
+      Stream.tapError((error) => Effect.sync(() => (failure = Option.some(error)))),
+      Stream.provideContext(context)
+    )
+    return { stream, failed: () => failure }
+  })
+
+/**
+ * A file as a body the HTTP client pulls, read into reused buffers (see `iterableBody.ts`), each
+ * piece passed to `piece` on its way; its own failure remembered, as {@link watchBody} does.
+ *
+ * @internal
+ */
+export const fileBody = <E>(file: FileReader<E>, start: () => void, piece: (bytes: Uint8Array) => void) =>
+  Effect.map(Effect.runtime<never>(), (runtime) => {
+    let failure: Option.Option<E> = Option.none()
+    const iterable = IterableBody.fromFile(file, 0, runtime, {
+      start,
+      piece,
+      failed: (error) => {
+        failure = Option.some(error)
+      }
+    })
+    return { http: HttpBody.raw(iterable, { contentType: "application/octet-stream" }), failed: () => failure }
+  })
+
+/**
+ * The body checked against `digest` and `size` on its way, with the check made before its last
+ * bytes are let through: a body that does not match fails while the request still lacks bytes it
+ * declared, so the registry cannot take it as whole and commit it. Each run hashes from the start.
+ *
+ * @internal
+ */
+export const verifiedBeforeEnd = (digest: Digest.Digest, size: number) =>
+<E, R>(body: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E | DigestMismatch | SizeMismatch, R> =>
+  Stream.suspend(() => {
+    const hasher = Digest.hasher(Digest.algorithm(digest))
+    const short = Effect.suspend(() =>
+      hasher.size() < size ? Effect.fail(new SizeMismatch({ expected: size, actual: hasher.size() })) : Effect.void
+    )
+    return Stream.concat(
+      Stream.mapChunksEffect(body, (chunk) =>
+        Effect.suspend((): Effect.Effect<Chunk.Chunk<Uint8Array>, DigestMismatch | SizeMismatch> => {
+          for (const bytes of chunk) hasher.update(bytes)
+          if (hasher.size() > size) return Effect.fail(new SizeMismatch({ expected: size, actual: hasher.size() }))
+          if (hasher.size() < size) return Effect.succeed(chunk)
+          const actual = hasher.digest()
+          return actual === digest ? Effect.succeed(chunk) : Effect.fail(new DigestMismatch({ expected: digest, actual }))
+        })),
+      Stream.drain(Stream.fromEffect(short))
+    )
+  })
+
+/** Reads a stream of declared size into memory (it is small), checking the size. @internal */
+export const collect = <E, R>(body: Stream.Stream<Uint8Array, E, R>, size: number) =>
+  Effect.suspend(() => {
+    const parts: Array<Uint8Array> = []
+    let total = 0
+    return Stream.runForEach(body, (chunk) =>
+      Effect.suspend(() => {
+        total += chunk.byteLength
+        if (total > size) return Effect.fail(new SizeMismatch({ expected: size, actual: total }))
+        parts.push(chunk)
+        return Effect.void
+      })).pipe(
+        Effect.flatMap(() =>
+          total === size
+            ? Effect.succeed(concat(parts, total))
+            : Effect.fail(new SizeMismatch({ expected: size, actual: total }))
+        )
+      )
+  })
