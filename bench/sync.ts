@@ -4,7 +4,7 @@
  * runner count gets a fresh database and its own destination prefix, so every run copies all. The
  * runners copy at full speed (no test delay) and keep to the default registry limits.
  *
- *   npx tsx bench/sync.ts [--repositories 200] [--runners 1,2,4]
+ *   npx tsx bench/sync.ts [--repositories 200] [--runners 1,2,4] [--max-concurrent-requests N]
  *
  * The time is from starting the runners to the last one exiting (process start-up included: each
  * runner loads TypeScript through tsx, about 2–4 s here). Writes bench/results/sync.md.
@@ -32,6 +32,8 @@ const argument = (name: string, fallback: string) => {
 }
 const repositoryCount = Number(argument("repositories", "200"))
 const runnerCounts = argument("runners", "1,2,4").split(",").map(Number)
+/** The config's registry limit (requests in flight per registry, all runners together); default: sync's (8). */
+const maxConcurrentRequests = argument("max-concurrent-requests", "")
 
 const freePort = Effect.async<number>((resume) => {
   const server = Net.createServer()
@@ -76,7 +78,8 @@ const program = Effect.gen(function*() {
     const configPath = Path.join(dir, `sync-${runners}.yaml`)
     Fs.writeFileSync(
       configPath,
-      `mappings:\n  - from: docker://${source.host}/team/*\n    to: docker://${destination.host}/run${runners}\n`
+      (maxConcurrentRequests === "" ? "" : `maxConcurrentRequests: ${maxConcurrentRequests}\n`) +
+        `mappings:\n  - from: docker://${source.host}/team/*\n    to: docker://${destination.host}/run${runners}\n`
     )
     process.stderr.write(`${runners} runner(s)…\n`)
     const started = Date.now()
@@ -101,8 +104,11 @@ const program = Effect.gen(function*() {
     "Each runner submits every repository, in an order of its own; executions are shared out by shard,",
     "and a runner that comes to an execution another started waits for it and reports its result too,",
     "so the per-runner counts add up to a little more than the repositories.",
-    "The runners keep to the default registry limit (8 requests in flight per registry, all runners",
-    "together, through leases in the shared database)."
+    "Runners in one pass share the planning: a repository's tags are listed and resolved by the first",
+    "runner to come to it, and the others take that plan from the database.",
+    maxConcurrentRequests === ""
+      ? "The runners keep to the default registry limit (8 requests in flight per registry, all runners together, through leases in the shared database)."
+      : `The runners keep to a registry limit of ${maxConcurrentRequests} requests in flight per registry, all runners together.`
   ].join("\n")
   Fs.mkdirSync("bench/results", { recursive: true })
   Fs.writeFileSync("bench/results/sync.md", report + "\n")

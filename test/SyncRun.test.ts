@@ -142,6 +142,25 @@ describe("Sync in one process", () => {
       expect(rows.find((r) => r.tag === "1.0")?.state).toBe("copied")
     }), { timeout: 30_000 })
 
+  it.scopedLive("two passes at once share the planning: each repository's tags are listed once, each image copied once", () =>
+    Effect.gen(function*() {
+      const [source, destination] = yield* twoRegistries
+      const dir = yield* tempDir
+      yield* seedAll(source)
+      const config = yield* configFor(source.host, destination.host)
+      const [a, b] = yield* Effect.all([Sync.run(config), Sync.run(config)], { concurrency: 2 }).pipe(provide(dir))
+      for (const summary of [a, b]) {
+        expect(summary.failures).toEqual([])
+        expect(summary.total.checked).toBe(23)
+      }
+      const listings = (yield* source.requests).filter((r) => r.method === "GET" && r.path.endsWith("/tags/list"))
+      // 21 repositories; the two passes may both list one they come to at the same moment
+      expect(listings.length).toBeLessThanOrEqual(21 + 4)
+      const all = yield* writes(destination)
+      expect(all.manifests).toBe(23)
+      expect(new Set(all.blobs).size).toBe(all.blobs.length)
+    }), { timeout: 60_000 })
+
   it.scopedLive("a pass interrupted midway and run again finishes without uploading a blob twice", () =>
     Effect.gen(function*() {
       const [source, destination] = yield* twoRegistries

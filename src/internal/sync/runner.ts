@@ -40,7 +40,9 @@ export interface RunOptions extends Partial<EngineOptions> {
 
 /** Runs jobs; the default runs them in this process, a cluster hands them to its runners. */
 export type RunJob<R = never> = (
-  job: Job
+  job: Job,
+  /** When this pass started (ms): work another runner did for a job since then may be reused. */
+  passStartedAt: number
 ) => Effect.Effect<Tally, SqlError | { readonly message: string }, Repository | Copier | SqlClient.SqlClient | R>
 
 const describe = (error: { readonly message: string; readonly _tag?: string }) =>
@@ -86,7 +88,7 @@ export const runPass = <R = never>(
         // start different executions instead of all waiting on the same few, and find most of the
         // others finished (a stored result, nothing redone) by the time they come to them.
         const tallies = yield* Effect.forEach(shuffled(jobs), (job) =>
-          run(job).pipe(
+          run(job, start).pipe(
             // A SqlError is the state store failing: the pass cannot record, so it stops.
             Effect.catchAll((error) => {
               if (error instanceof SqlError) return Effect.fail(error)

@@ -44,6 +44,8 @@ export interface TagKey {
 }
 
 const table = "effect_oci_sync_tags"
+/** Per job, the tags and digests a runner last found, and when (see `workflow.ts`). */
+const plans = "effect_oci_sync_plans"
 
 /**
  * Runs `CREATE TABLE IF NOT EXISTS` statements. Runners may start together, and Postgres does not
@@ -55,7 +57,7 @@ export const createTables = (
   Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.forEach(statements, (statement) => sql.unsafe(statement), { discard: true }))
     .pipe(Effect.retry(Schedule.recurs(3).pipe(Schedule.addDelay(() => "50 millis"))))
 
-/** Creates the table if missing. */
+/** Creates the tables if missing. */
 export const ensureSchema: Effect.Effect<void, SqlError, SqlClient.SqlClient> = createTables(
   `CREATE TABLE IF NOT EXISTS ${table} (
     source TEXT NOT NULL,
@@ -69,8 +71,25 @@ export const ensureSchema: Effect.Effect<void, SqlError, SqlClient.SqlClient> = 
     last_error TEXT,
     runner TEXT,
     PRIMARY KEY (source, destination, tag)
-  )`
+  )`,
+  `CREATE TABLE IF NOT EXISTS ${plans} (job TEXT PRIMARY KEY, plan TEXT NOT NULL, planned_at BIGINT NOT NULL)`
 )
+
+/** The plan recorded for `job` (its JSON) when it was made at `since` (ms) or later. */
+export const recentPlan = (
+  job: string,
+  since: number
+): Effect.Effect<Option.Option<string>, SqlError, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql<{ readonly plan: string }>`SELECT plan FROM ${sql(plans)} WHERE job = ${job} AND planned_at >= ${since}`).pipe(
+      Effect.map((rows) => Option.fromNullable(rows[0]?.plan))
+    )
+
+/** Records the plan (JSON) a runner made for `job` now. */
+export const recordPlan = (job: string, plan: string): Effect.Effect<void, SqlError, SqlClient.SqlClient> =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`INSERT INTO ${sql(plans)} (job, plan, planned_at) VALUES (${job}, ${plan}, ${Date.now()})
+      ON CONFLICT (job) DO UPDATE SET plan = excluded.plan, planned_at = excluded.planned_at`).pipe(Effect.asVoid)
 
 const columns = `mapping, source, destination, tag, source_digest AS "sourceDigest",
   destination_digest AS "destinationDigest", state, last_run AS "lastRun", last_error AS "lastError", runner`

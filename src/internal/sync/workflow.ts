@@ -18,11 +18,13 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Reference from "../../Reference.js"
 import { Repository } from "../../Repository.js"
 import { addTally, type Copier, emptyTally, type EngineOptions, selectedTags, syncTag, type Tally } from "./engine.js"
 import * as Metrics from "./metrics.js"
+import * as State from "./state.js"
 import { Job } from "./plan.js"
 import type { RunJob } from "./runner.js"
 
@@ -88,10 +90,30 @@ const tagDigests = (job: Job) =>
     return resolved.flat()
   })
 
-/** Runs a job as a workflow execution (joining the one already running for the same work). */
-export const runJob: RunJob<WorkflowEngine> = (job) =>
+const Plan = Schema.parseJson(Schema.Array(TagDigest))
+
+/**
+ * The job's tags and digests: those another runner found since this pass started, when one did
+ * (runners in the same pass then name the same execution without each listing and resolving every
+ * repository's tags again), else found now and recorded for the others.
+ */
+const planOf = (job: Job, passStartedAt: number) =>
   Effect.gen(function*() {
+    const key = JSON.stringify(job)
+    const recorded = yield* State.recentPlan(key, passStartedAt)
+    if (Option.isSome(recorded)) {
+      const plan = Schema.decodeUnknownOption(Plan)(recorded.value)
+      if (Option.isSome(plan)) return plan.value
+    }
     const tags = yield* tagDigests(job)
+    yield* State.recordPlan(key, Schema.encodeSync(Plan)(tags))
+    return tags
+  })
+
+/** Runs a job as a workflow execution (joining the one already running for the same work). */
+export const runJob: RunJob<WorkflowEngine> = (job, passStartedAt) =>
+  Effect.gen(function*() {
+    const tags = yield* planOf(job, passStartedAt)
     if (tags.length === 0) return emptyTally
     const payload = { job, tags }
     // The same source state synced before: its execution's result is stored, nothing is redone.
