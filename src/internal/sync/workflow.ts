@@ -6,7 +6,8 @@
  *
  * Every runner may submit every job: the execution id is derived from the job and the source's
  * tag digests, so runners submitting the same work join one execution, and a pass after the source
- * changed starts a new one.
+ * changed starts a new one. The first runner of a pass to come to a job lists and resolves its tags
+ * and records that plan; the others of the pass take it from the state instead of listing again.
  *
  * @internal
  */
