@@ -2,7 +2,8 @@
  * Copies images between registries and OCI image layouts: one call for what `crane copy` or
  * `skopeo copy` do.
  *
- * - An image, or an index with all its children (or, with `platform`, only the matching image),
+ * - An image, or an index with all its children (with `platform`, only the matching image; with
+ *   `platforms`, an index of only those platforms' images),
  *   with its config and layers, and with `referrers: true` the artifacts that refer to it
  *   (signatures, SBOMs) through the referrers API or its fallback tag.
  * - Blobs first (concurrently), then the manifests bottom-up, the tag last: a reader never sees a
@@ -198,6 +199,13 @@ export type ProgressEvent = Progress.Event
 export interface Options {
   /** Copy only the image manifest for this platform when the source is an index. */
   readonly platform?: Manifest.Platform | undefined
+  /**
+   * Copy, when the source is an index, an index of only its manifests for these platforms (and the
+   * attestations that describe them). Unless every entry is kept, that index is a new manifest
+   * with its own digest (the result's `digest`). Each platform must be in the index. `platform`,
+   * when given too, wins.
+   */
+  readonly platforms?: ReadonlyArray<Manifest.Platform> | undefined
   /** Copy the artifacts that refer to what is copied (signatures, SBOMs), recursively (default false). */
   readonly referrers?: boolean | undefined
   /** Blobs in flight at once (default 4). */

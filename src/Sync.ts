@@ -279,8 +279,8 @@ export const status: Effect.Effect<ReadonlyArray<state.TagStatus>, SqlError, Sql
 /**
  * The default {@link Copier}: `Copy.copy` between the two registries (blobs the destination has are
  * skipped, blobs in another repository of the same registry are mounted, broken uploads resume). A
- * mapping with one platform copies that platform's image; with several (or none) it copies the
- * whole index, since a subset of an index would be a new manifest with its own digest.
+ * mapping with one platform copies that platform's image; with several, an index of only those
+ * platforms' images (a new manifest with its own digest); with none, the whole index.
  *
  * @since 0.1.0
  * @category layers

@@ -267,6 +267,69 @@ describe("Copy.copy between registries", () => {
       if (missing._tag === "CopyPlatformNotFound") expect(missing.available).toEqual(["linux/amd64", "linux/arm64/v8", "linux/s390x"])
     }))
 
+  it.scopedLive("`platforms` copies an index of only those platforms, with their attestations", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const platforms = [
+        { os: "linux", architecture: "amd64" },
+        { os: "linux", architecture: "arm64", variant: "v8" },
+        { os: "linux", architecture: "s390x" }
+      ]
+      const idx = Images.index("subset", platforms)
+      // a Docker build attestation for each image: platform unknown/unknown, naming the image it describes
+      const attestations = idx.images.map((_, i) => Images.image(`subset/attestation-${i}`))
+      const withAttestations = {
+        images: [...idx.images, ...attestations],
+        manifest: Manifest.encode({
+          schemaVersion: 2,
+          mediaType: "application/vnd.oci.image.index.v1+json",
+          annotations: { "org.example.built": "yes" },
+          manifests: [
+            ...idx.images.map((img, i) => ({ ...Manifest.descriptorOf(img.manifest), platform: platforms[i]! })),
+            ...attestations.map((att, i) => ({
+              ...Manifest.descriptorOf(att.manifest),
+              platform: { os: "unknown", architecture: "unknown" },
+              annotations: {
+                "vnd.docker.reference.type": "attestation-manifest",
+                "vnd.docker.reference.digest": idx.images[i]!.manifest.digest
+              }
+            }))
+          ]
+        })
+      }
+      // stored as a registry may hold it: not the bytes Manifest.encode would write
+      const stored = new TextEncoder().encode(JSON.stringify(JSON.parse(new TextDecoder().decode(withAttestations.manifest.bytes)), null, 3))
+      for (const img of withAttestations.images) yield* Images.seed(a, "src/subset", img)
+      yield* a.putManifest("src/subset", stored, { tag: "v1", mediaType: withAttestations.manifest.mediaType })
+      const two = [platforms[0]!, { os: "linux", architecture: "s390x" }]
+      const result = yield* run(Copy.copy(at(a, "src/subset", "v1"), at(b, "dst/subset", "v1"), { platforms: two }))
+      expect(result.digest).not.toBe(Digest.compute(stored))
+      expect(result.blobs.copied).toBe(12) // two images and two attestations, 3 blobs each
+
+      const copied = yield* run(Effect.flatMap(Repository.Repository, (repo) => repo.getManifest(refOf(b, "dst/subset", "v1"))))
+      expect(copied.digest).toBe(result.digest)
+      expect(Digest.compute(copied.bytes)).toBe(result.digest)
+      if (!Manifest.isIndex(copied.manifest)) return expect.fail("not an index")
+      const keep = [idx.images[0]!, idx.images[2]!, attestations[0]!, attestations[2]!]
+      expect(copied.manifest.manifests.map((m) => m.digest)).toEqual(keep.map((img) => img.manifest.digest))
+      expect(new TextDecoder().decode(copied.bytes)).toContain(`"org.example.built":"yes"`)
+      for (const img of keep) yield* expectImageIn(b, "dst/subset", img)
+      for (const img of [idx.images[1]!, attestations[1]!]) {
+        expect(yield* b.hasManifest("dst/subset", img.manifest.digest)).toBe(false)
+      }
+
+      // every platform: the source's own index, bytes and digest preserved
+      const all = yield* run(Copy.copy(at(a, "src/subset", "v1"), at(b, "dst/all", "v1"), { platforms }))
+      expect(all.digest).toBe(Digest.compute(stored))
+      // one missing: nothing is copied, the error lists what the index has
+      const missing = yield* Effect.flip(run(Copy.copy(at(a, "src/subset", "v1"), at(b, "dst/missing", "v1"), {
+        platforms: [platforms[0]!, { os: "windows", architecture: "amd64" }]
+      })))
+      expect(missing._tag).toBe("CopyPlatformNotFound")
+      expect(yield* b.hasManifest("dst/missing", idx.images[0]!.manifest.digest)).toBe(false)
+    }))
+
   it.scopedLive("with referrers: the artifacts referring to the image follow it (API and fallback tag)", () =>
     Effect.gen(function*() {
       const a = yield* Testing.make()

@@ -188,4 +188,37 @@ describe("Sync in one process", () => {
       const rows = yield* readStatus(dir)
       expect(rows.filter((r) => r.state === "copying")).toEqual([])
     }), { timeout: 60_000 })
+
+  it.scopedLive("two platforms: an index of those two is copied and recorded; the next pass finds it up to date", () =>
+    Effect.gen(function*() {
+      const [source, destination] = yield* twoRegistries
+      const dir = yield* tempDir
+      const platforms = [
+        { os: "linux", architecture: "amd64" },
+        { os: "linux", architecture: "arm64" },
+        { os: "linux", architecture: "s390x" }
+      ]
+      const idx = Images.index("sync/multi", platforms)
+      yield* Images.seedIndex(source, "multi/app", idx, "v1")
+      const config = yield* Sync.parseConfig(
+        `mappings:
+  - from: docker://${source.host}/multi/app
+    to: docker://${destination.host}/mirror/app
+    platforms: [linux/amd64, linux/s390x]
+`,
+        "sync.yaml"
+      )
+      const first = yield* Sync.run(config).pipe(provide(dir))
+      expect(first.total).toMatchObject({ checked: 1, copied: 1, failed: 0 })
+      const [row] = yield* readStatus(dir)
+      expect(row!.sourceDigest).toBe(idx.manifest.digest)
+      expect(row!.destinationDigest).not.toBe(idx.manifest.digest)
+      expect(yield* destination.hasManifest("mirror/app", row!.destinationDigest!)).toBe(true)
+      expect(yield* destination.hasManifest("mirror/app", idx.images[0]!.manifest.digest)).toBe(true)
+      expect(yield* destination.hasManifest("mirror/app", idx.images[1]!.manifest.digest)).toBe(false)
+      expect(yield* destination.hasManifest("mirror/app", idx.images[2]!.manifest.digest)).toBe(true)
+
+      const second = yield* Sync.run(config).pipe(provide(dir))
+      expect(second.total).toMatchObject({ checked: 1, copied: 0, unchanged: 1 })
+    }))
 })

@@ -33,6 +33,7 @@ import * as RegistryEndpoint from "./registryEndpoint.js"
 /** Options of a copy. @internal */
 export interface Options {
   readonly platform?: Manifest.Platform | undefined
+  readonly platforms?: ReadonlyArray<Manifest.Platform> | undefined
   readonly referrers?: boolean | undefined
   readonly concurrency?: number | undefined
   readonly onProgress?: ((event: Progress.Event) => Effect.Effect<void>) | undefined
@@ -70,8 +71,51 @@ const notFound = (e: EndpointFailure) =>
   e._tag === "ManifestUnknown" || e._tag === "NameUnknown" || e._tag === "LayoutImageNotFound" ||
   e._tag === "LayoutNotFound"
 
-/** The top manifest: the one the source names, or its entry for `platform` when it is an index. */
-const resolveTop = (source: AnyHandle, platform: Manifest.Platform | undefined) =>
+const platformsOf = (index: Manifest.ImageIndex | Manifest.DockerManifestList) =>
+  index.manifests.flatMap((m) => (m.platform === undefined ? [] : [Manifest.formatPlatform(m.platform)]))
+
+/**
+ * An index of the source's entries for `platforms` (one per platform asked for, in the index's
+ * order), with the attestations that describe them (Docker's `vnd.docker.reference.digest`
+ * annotation); everything else about the index is kept. A new manifest, with its own digest.
+ */
+const subsetIndex = (
+  source: AnyHandle,
+  top: Manifest.Decoded,
+  index: Manifest.ImageIndex | Manifest.DockerManifestList,
+  platforms: ReadonlyArray<Manifest.Platform>
+) =>
+  Effect.gen(function*() {
+    const chosen = new Set<string>()
+    for (const platform of platforms) {
+      const entry = Manifest.matchPlatform(index, platform)
+      if (Option.isNone(entry)) {
+        return yield* new PlatformNotFound({
+          endpoint: source.name,
+          platform: Manifest.formatPlatform(platform),
+          available: platformsOf(index)
+        })
+      }
+      chosen.add(entry.value.digest)
+    }
+    const describes = (m: Manifest.Descriptor) => {
+      const subject = m.annotations?.["vnd.docker.reference.digest"]
+      return subject !== undefined && chosen.has(subject)
+    }
+    const manifests = index.manifests.filter((m) => chosen.has(m.digest) || describes(m))
+    if (manifests.length === index.manifests.length) return top
+    return Manifest.encode({ ...index, manifests })
+  })
+
+/**
+ * The top manifest: the one the source names; when it is an index, its entry for `platform`, or an
+ * index of its entries for `platforms`.
+ */
+const resolveTop = (
+  source: AnyHandle,
+  platform: Manifest.Platform | undefined,
+  platforms: ReadonlyArray<Manifest.Platform> | undefined
+) =>
   Effect.gen(function*() {
     const top = yield* source.top.pipe(
       Effect.mapError((cause) =>
@@ -80,13 +124,18 @@ const resolveTop = (source: AnyHandle, platform: Manifest.Platform | undefined) 
           : new ManifestFailed({ endpoint: source.name, manifest: source.name, operation: "read", cause })
       )
     )
-    if (platform === undefined || !Manifest.isIndex(top.manifest)) return top
+    if (!Manifest.isIndex(top.manifest)) return top
+    if (platform === undefined) {
+      return platforms === undefined || platforms.length === 0
+        ? top
+        : yield* subsetIndex(source, top, top.manifest, platforms)
+    }
     const entry = Manifest.matchPlatform(top.manifest, platform)
     if (Option.isNone(entry)) {
       return yield* new PlatformNotFound({
         endpoint: source.name,
         platform: Manifest.formatPlatform(platform),
-        available: top.manifest.manifests.flatMap((m) => (m.platform === undefined ? [] : [Manifest.formatPlatform(m.platform)]))
+        available: platformsOf(top.manifest)
       })
     }
     return yield* readManifest(source, entry.value)
@@ -340,7 +389,7 @@ export const copy = (
     const tracker = Progress.make(options.onProgress)
     const source = yield* open(from, false)
     const destination = yield* open(to, true)
-    const top = yield* resolveTop(source, options.platform)
+    const top = yield* resolveTop(source, options.platform, options.platforms)
     const concurrency = Math.max(1, options.concurrency ?? 4)
     const { blobs, nodes } = yield* plan(source, destination, top, options.referrers === true, concurrency)
     tracker.total = blobs.length

@@ -1,7 +1,7 @@
 /**
  * The default copier of sync: `Copy.copy` between two registries. One platform in a mapping copies
- * that platform's image; several (or none) copy the whole index, since a subset index would be a new
- * manifest with its own digest.
+ * that platform's image; several copy an index of only those platforms (a new manifest with its own
+ * digest, which the state records); none copy the whole index.
  *
  * @internal
  */
@@ -17,10 +17,9 @@ export const layer: Layer.Layer<Copier, never, Copy.Services> = Layer.effect(
   Effect.map(Effect.context<Copy.Services>(), (context) => ({
     copy: (from, to, options) =>
       Effect.gen(function*() {
-        const only = options.platforms?.length === 1 ? options.platforms[0] : undefined
-        const platform = only === undefined ? undefined : yield* Manifest.parsePlatform(only)
+        const platforms = yield* Effect.forEach(options.platforms ?? [], (p) => Manifest.parsePlatform(p))
         const result = yield* Copy.copy(Copy.registry(from), Copy.registry(to), {
-          ...(platform === undefined ? {} : { platform }),
+          ...(platforms.length === 1 ? { platform: platforms[0] } : platforms.length > 1 ? { platforms } : {}),
           referrers: options.referrers
         })
         return { digest: result.digest, blobs: result.blobs, bytes: result.bytes }
