@@ -61,6 +61,13 @@ const expectImageInLayout = (dir: string, img: Images.Image) =>
 
 const run = <A, E>(effect: Effect.Effect<A, E, Copy.Services>) => Effect.provide(effect, stack)
 
+/** The platforms of the multi-arch test indexes. */
+const platforms = [
+  { os: "linux", architecture: "amd64" },
+  { os: "linux", architecture: "arm64", variant: "v8" },
+  { os: "linux", architecture: "s390x" }
+]
+
 describe("Copy.parseEndpoint", () => {
   it.effect("reads docker:// and oci: with and without a tag", () =>
     Effect.gen(function*() {
@@ -239,11 +246,6 @@ describe("Copy.copy between registries", () => {
     Effect.gen(function*() {
       const a = yield* Testing.make()
       const b = yield* Testing.make()
-      const platforms = [
-        { os: "linux", architecture: "amd64" },
-        { os: "linux", architecture: "arm64", variant: "v8" },
-        { os: "linux", architecture: "s390x" }
-      ]
       const idx = Images.index("multi", platforms)
       yield* Images.seedIndex(a, "src/multi", idx, "v1")
       const all = yield* run(Copy.copy(at(a, "src/multi", "v1"), at(b, "dst/multi", "v1")))
@@ -271,11 +273,6 @@ describe("Copy.copy between registries", () => {
     Effect.gen(function*() {
       const a = yield* Testing.make()
       const b = yield* Testing.make()
-      const platforms = [
-        { os: "linux", architecture: "amd64" },
-        { os: "linux", architecture: "arm64", variant: "v8" },
-        { os: "linux", architecture: "s390x" }
-      ]
       const idx = Images.index("subset", platforms)
       // a Docker build attestation for each image: platform unknown/unknown, naming the image it describes
       const attestations = idx.images.map((_, i) => Images.image(`subset/attestation-${i}`))
