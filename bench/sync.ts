@@ -43,7 +43,7 @@ const freePort = Effect.async<number>((resume) => {
   })
 })
 
-const tsx = Path.resolve("node_modules/.bin/tsx")
+const tsx = process.execPath // with tsx's loader (not the tsx wrapper, which would add a process per runner)
 const runnerScript = Path.resolve("test/integration/support/syncRunner.ts")
 
 /** Waits for a runner process to exit. */
@@ -84,7 +84,7 @@ const program = Effect.gen(function*() {
     process.stderr.write(`${runners} runner(s)…\n`)
     const started = Date.now()
     const processes = yield* Effect.forEach(Array.from({ length: runners }, (_, i) => i), (i) =>
-      Effect.flatMap(freePort, (port) => daemon(tsx, [runnerScript, configPath, url, String(port), `bench-${i}`], { env: { SYNC_COPY_DELAY_MS: "0" } })))
+      Effect.flatMap(freePort, (port) => daemon(tsx, ["--import", "tsx", runnerScript, configPath, url, String(port), `bench-${i}`], { env: { SYNC_COPY_DELAY_MS: "0" } })))
     yield* Effect.forEach(processes, exited)
     const seconds = (Date.now() - started) / 1000
     const summaries = processes.map((p) => p.log().split("\n").find((l) => l.startsWith("SUMMARY ")) ?? p.log())

@@ -31,13 +31,17 @@ const client = (config: Sync.Config) =>
     )
   })
 
-// Each copy takes at least SYNC_COPY_DELAY_MS (default 300 ms), so that the test can kill a runner
-// while work is left on a fast machine; the benchmark sets 0.
+// Each copy takes at least SYNC_COPY_DELAY_MS (default 300 ms), plus SYNC_COPY_STAGGER_MS (default 0)
+// times the number a repository's name ends with: the test's copies then end one repository after
+// another, however many run at once, so it can kill a runner while work is left. The bench sets 0.
 const copyDelay = Number(process.env["SYNC_COPY_DELAY_MS"] ?? "300")
-const slowCopier = copyDelay === 0 ? Sync.layerCopier : Layer.effect(
+const stagger = Number(process.env["SYNC_COPY_STAGGER_MS"] ?? "0")
+const delayOf = (repository: string) => copyDelay + stagger * Number(/(\d+)$/.exec(repository)?.[1] ?? "0")
+const slowCopier = copyDelay === 0 && stagger === 0 ? Sync.layerCopier : Layer.effect(
   Sync.Copier,
   Effect.map(Sync.Copier, (copier) => ({
-    copy: (...args: Parameters<typeof copier.copy>) => Effect.delay(copier.copy(...args), `${copyDelay} millis`)
+    copy: (...args: Parameters<typeof copier.copy>) =>
+      Effect.delay(copier.copy(...args), `${delayOf(args[0].repository)} millis`)
   }))
 ).pipe(Layer.provide(Sync.layerCopier))
 
