@@ -3,12 +3,13 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as path from "node:path"
 
 const root = path.resolve(import.meta.dirname, "../..")
-const tsx = path.join(root, "node_modules", ".bin", "tsx")
+// node with tsx's loader, not the tsx wrapper: signals then reach the script itself, not a relay
+const node = (args: ReadonlyArray<string>) => spawn(process.execPath, ["--import", "tsx", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
 
 /** Starts the standalone registry and resolves with its URL once it has printed it. */
 const start = (args: ReadonlyArray<string>): Promise<{ readonly child: ChildProcess; readonly url: string }> =>
   new Promise((resolve, reject) => {
-    const child = spawn(tsx, ["scripts/registry.ts", ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] })
+    const child = node(["scripts/registry.ts", ...args])
     let out = ""
     let err = ""
     child.stdout!.on("data", (data) => {
@@ -44,7 +45,7 @@ describe("scripts/registry.ts", () => {
   })
 
   it("refuses bad arguments with exit code 2", async () => {
-    const child = spawn(tsx, ["scripts/registry.ts", "--auth", "token"], { cwd: root, stdio: "ignore" })
+    const child = node(["scripts/registry.ts", "--auth", "token"])
     expect(await exited(child)).toBe(2)
   })
 })
