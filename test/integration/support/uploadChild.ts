@@ -36,7 +36,9 @@ const program = Effect.gen(function*() {
   const body = Repository.reopenable((offset) => fs.stream(blobPath, { offset: BigInt(offset) }), { size })
   yield* repo.resumeUpload(ref, session, body, {
     chunkSize: 1024 * 1024,
-    onProgress: (next) => Effect.zipRight(store(next), Effect.sleep("10 millis"))
+    // 60 ms after each 1 MiB chunk: the 7 chunks after the first take >= 420 ms however fast the
+    // upload is, longer than the test's random kill window (0-300 ms after the first)
+    onProgress: (next) => Effect.zipRight(store(next), Effect.sleep("60 millis"))
   })
   Fs.writeFileSync(`${sessionPath}.done`, "")
 })
