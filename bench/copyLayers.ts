@@ -17,7 +17,6 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
-import * as esbuild from "esbuild"
 import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -31,7 +30,7 @@ import { launch, type Registry } from "../test/integration/support/registry.js"
 import * as Skopeo from "../test/integration/support/skopeo.js"
 import { integer } from "./args.js"
 import * as Image from "./image.js"
-import { gnuTime, measure, type Sample, spread } from "./measure.js"
+import { bundled, gnuTime, measure, type Sample, spread } from "./measure.js"
 
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
 const layers = integer("layers", 50)
@@ -53,24 +52,7 @@ const buildImage = (dir: string, tag: string) =>
     return (yield* Image.writeManifest(layout, descriptors, tag)).manifest.digest
   }).pipe(Effect.provide(NodeContext.layer))
 
-const bundle = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const outdir = Path.join(benchDir, ".build-copy-layers")
-    await esbuild.build({
-      entryPoints: { copy: Path.join(benchDir, "copy.ts") },
-      outdir,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
-      packages: "external",
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      logLevel: "error"
-    })
-    return { outdir, copy: Path.join(outdir, "copy.mjs") }
-  }),
-  ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
-)
+const bundle = bundled(".build-copy-layers", ["copy"])
 
 interface Case {
   readonly title: string

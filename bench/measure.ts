@@ -6,6 +6,7 @@
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
+import * as esbuild from "esbuild"
 
 /** The GNU time binary (not the shell keyword). */
 export const gnuTime = "/usr/bin/time"
@@ -75,3 +76,29 @@ export const spread = (values: ReadonlyArray<number>): Spread => {
   const median = sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
   return { median, min: sorted[0]!, max: sorted[sorted.length - 1]! }
 }
+
+/**
+ * Bench programs (`bench/<name>.ts`) bundled into `bench/<dir>` (our code inlined, packages left to
+ * node_modules), as `<name>.mjs` paths by name; the directory goes when the scope closes.
+ */
+export const bundled = <const Name extends string>(dir: string, names: ReadonlyArray<Name>) =>
+  Effect.acquireRelease(
+    Effect.promise(async () => {
+      const benchDir = Path.dirname(new URL(import.meta.url).pathname)
+      const outdir = Path.join(benchDir, dir)
+      await esbuild.build({
+        entryPoints: Object.fromEntries(names.map((name) => [name, Path.join(benchDir, `${name}.ts`)])),
+        outdir,
+        outExtension: { ".js": ".mjs" },
+        bundle: true,
+        packages: "external",
+        platform: "node",
+        format: "esm",
+        target: "node20",
+        logLevel: "error"
+      })
+      const paths = Object.fromEntries(names.map((name) => [name, Path.join(outdir, `${name}.mjs`)])) as Record<Name, string>
+      return { outdir, ...paths }
+    }),
+    ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
+  )

@@ -21,7 +21,6 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Effect from "effect/Effect"
-import * as esbuild from "esbuild"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
@@ -33,7 +32,7 @@ import { launch, type Registry } from "../test/integration/support/registry.js"
 import * as Skopeo from "../test/integration/support/skopeo.js"
 import { flag, integer, option } from "./args.js"
 import * as Image from "./image.js"
-import { gnuTime, measure, type Sample, skopeoShim } from "./measure.js"
+import { bundled, gnuTime, measure, type Sample, skopeoShim } from "./measure.js"
 import * as Report from "./report.js"
 
 const benchDir = Path.dirname(fileURLToPath(import.meta.url))
@@ -59,34 +58,8 @@ if (sizes.some((size) => !Number.isInteger(size) || size <= 0) || !Number.isInte
 
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
-/** Our child programs, bundled (our code inlined, packages left to node_modules) into bench/.build. */
-const bundles = Effect.acquireRelease(
-  Effect.promise(async () => {
-    const outdir = Path.join(benchDir, ".build")
-    await esbuild.build({
-      entryPoints: {
-        pull: Path.join(benchDir, "pull.ts"),
-        push: Path.join(benchDir, "push.ts"),
-        copy: Path.join(benchDir, "copy.ts")
-      },
-      outdir,
-      outExtension: { ".js": ".mjs" },
-      bundle: true,
-      packages: "external",
-      platform: "node",
-      format: "esm",
-      target: "node20",
-      logLevel: "error"
-    })
-    return {
-      outdir,
-      pull: Path.join(outdir, "pull.mjs"),
-      push: Path.join(outdir, "push.mjs"),
-      copy: Path.join(outdir, "copy.mjs")
-    }
-  }),
-  ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
-)
+/** Our child programs, bundled into bench/.build. */
+const bundles = bundled(".build", ["pull", "push", "copy"])
 
 interface Context {
   readonly registry: Registry

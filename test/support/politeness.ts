@@ -9,6 +9,7 @@ import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Http from "node:http"
+import { expect } from "vitest"
 import type * as Net from "node:net"
 import * as node from "../../src/node.js"
 import * as Sync from "../../src/Sync.js"
@@ -103,3 +104,20 @@ export const pausedTogether = <E>(state: () => Layer.Layer<SqlClient.SqlClient, 
     const other = refused?.path.startsWith("/v2/a/") ? "b" : "a"
     return { seen, refused, other }
   })
+
+/**
+ * What {@link pausedTogether} must show: after the refusal, nothing reached the server until the
+ * 2 s were up, every request was answered in the end, and the other runner was held back too.
+ */
+export const expectHeldBack = ({ other, refused, seen }: Effect.Effect.Success<ReturnType<typeof pausedTogether>>) => {
+  expect(refused).toBeDefined()
+  // Requests sent before the refusal was known may still arrive just after it (on a loaded
+  // machine, a few hundred milliseconds); after that, nothing until the 2 s are up.
+  const quiet = (a: { readonly at: number }) => a.at > refused!.answeredAt! + 500 && a.at < refused!.at + 1950
+  expect(seen.arrivals.filter(quiet)).toEqual([])
+  // every request was answered in the end: 16, and the one refused sent again after the wait;
+  // the other runner was still sending, so it was held back too
+  expect(seen.arrivals).toHaveLength(17)
+  expect(seen.arrivals.filter((a) => a.at >= refused!.at + 1950 && a.path.startsWith(`/v2/${other}/`)).length)
+    .toBeGreaterThan(0)
+}
