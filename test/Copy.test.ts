@@ -498,6 +498,40 @@ describe("Copy.copy with layouts", () => {
       }), 30_000)
   }
 
+  it.scopedLive("registry → registry: a small blob the source serves altered fails typed before the destination opens an upload", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const img = Images.image("tamper-registry", { layers: 1 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      const layer = img.blobs[1]!.descriptor
+      // the source's reads of the layer come back with one byte flipped
+      const altered = Layer.effect(
+        Repository.Repository,
+        Effect.map(Repository.Repository, (repo) => ({
+          ...repo,
+          getBlobRange: (ref, digest, range) =>
+            digest !== layer.digest ? repo.getBlobRange(ref, digest, range) : repo.getBlobRange(ref, digest, range).pipe(
+              Stream.map((bytes) => {
+                const copy = new Uint8Array(bytes)
+                copy[0]! ^= 0xff
+                return copy
+              })
+            )
+        }))
+      ).pipe(Layer.provideMerge(stack))
+      const error = yield* Effect.flip(
+        Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"), { concurrency: 1 }).pipe(Effect.provide(altered))
+      )
+      expectCaught(error, layer.digest)
+      expect(yield* b.hasBlob("dst/app", layer.digest)).toBe(false)
+      expect(yield* b.hasManifest("dst/app", img.manifest.digest)).toBe(false)
+      // the config (first, one at a time) opened the only upload: the layer was checked before its POST
+      const posts = (yield* b.requests).filter((r) => r.method === "POST")
+      expect(posts).toHaveLength(1)
+      expect(yield* b.uploadSessions).toEqual([])
+    }))
+
   it.scopedLive("layout → layout: a blob altered in the source layout fails typed, and leaves no file", () =>
     Effect.gen(function*() {
       const { blob, dir, img, source } = yield* tampered("tamper-layout", 1)
@@ -611,8 +645,8 @@ describe("Copy progress", () => {
       const img = Images.image("retry", { layers: 1, layerSize: 200_000 })
       yield* Images.seed(a, "src/app", img, "v1")
       const layer = img.blobs[1]!.descriptor
-      // a Repository whose uploads of the layer first read part of the body, then from an offset,
-      // as a recovering upload does, before the real upload reads it from 0 again
+      // a Repository whose uploads of the layer (read once already, to be sent) read part of it
+      // again from an offset, as a recovering upload does, then from 0 again
       const flaky = Layer.effect(
         Repository.Repository,
         Effect.map(Repository.Repository, (repo) => ({
@@ -620,8 +654,8 @@ describe("Copy progress", () => {
           putBlob: (ref, body, o) =>
             Effect.gen(function*() {
               if (o?.digest === layer.digest && typeof body === "object" && "open" in body) {
-                yield* Stream.runDrain(Stream.take(body.open(0), 1))
                 yield* Stream.runDrain(Stream.take(body.open(150_000), 1))
+                yield* Stream.runDrain(Stream.take(body.open(0), 1))
               }
               return yield* repo.putBlob(ref, body, o)
             })

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Chunk from "effect/Chunk"
 import * as ConfigProvider from "effect/ConfigProvider"
@@ -173,6 +174,30 @@ describe("Transport retries", () => {
       )
       expect(response.status).toBe(200)
       expect(refused.fake.requests.length).toBe(2)
+    }))
+
+  it.effect("sends a raw body (an upload's bytes) again only after a refusal, an in-memory one after a broken connection too", () =>
+    Effect.gen(function*() {
+      const bytes = new Uint8Array([1, 2, 3])
+      const raw = () => HttpClientRequest.put(url).pipe(HttpClientRequest.setBody(HttpBody.raw(bytes, { contentLength: 3 })))
+      const cut = withTransport((_, i) => (i === 0 ? "network-error" : ok()), { retry: Schedule.recurs(3) })
+      const rawError = yield* Effect.flip(send(raw()).pipe(Effect.provide(cut.layer)))
+      expect(rawError._tag).toBe("TransportError")
+      expect(cut.fake.requests.length).toBe(1)
+
+      const refused = withTransport((_, i) => (i === 0 ? new Response("", { status: 503 }) : ok()), {
+        retry: Schedule.recurs(3)
+      })
+      expect((yield* send(raw()).pipe(Effect.provide(refused.layer))).status).toBe(200)
+      expect(refused.fake.requests.length).toBe(2)
+
+      // a manifest's bytes (a whole document, put again as a whole) are resent after a cut
+      const manifest = withTransport((_, i) => (i === 0 ? "network-error" : ok()), { retry: Schedule.recurs(3) })
+      const response = yield* send(HttpClientRequest.put(url).pipe(HttpClientRequest.bodyUint8Array(bytes))).pipe(
+        Effect.provide(manifest.layer)
+      )
+      expect(response.status).toBe(200)
+      expect(manifest.fake.requests.length).toBe(2)
     }))
 
   it.effect("a 429 seen by one fiber holds back every fiber talking to that host", () => {

@@ -175,7 +175,8 @@ export const make = (
         )
       })
 
-    const execute = Effect.fn("Auth.execute")(function*(
+    // no stack capture: every request has this span, and the Repository's span above it has the caller's stack
+    const execute = Effect.fn("Auth.execute", { captureStackTrace: false })(function*(
       registry: string,
       request: HttpClientRequest.HttpClientRequest,
       scopes: ReadonlyArray<Scope>

@@ -126,6 +126,20 @@ const withRetryAfter = (
   return failure._tag === "Unavailable" || failure._tag === "UnexpectedStatus" ? new Unavailable(fields) : failure
 }
 
+/**
+ * The request counter tagged with a status, made once per status: a tagged metric made per request
+ * costs its key's hashing and a registry lookup every time.
+ */
+const requestsByStatus = new Map<string, Metric.Metric.Counter<number>>()
+const requestsWithStatus = (status: string): Metric.Metric.Counter<number> => {
+  let metric = requestsByStatus.get(status)
+  if (metric === undefined) {
+    metric = Metrics.requests.pipe(Metric.tagged("status", status))
+    requestsByStatus.set(status, metric)
+  }
+  return metric
+}
+
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 const credentialHeaders = ["authorization", "cookie", "proxy-authorization"]
 
@@ -427,7 +441,8 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
    * client span plus the route template and attempt number, and counts it.
    */
   const sendOnce = (request: HttpClientRequest.HttpClientRequest, url: URL, attemptNumber: number) => {
-    const sent = request.body._tag === "Uint8Array" ? request.body.body.byteLength : request.body._tag === "Stream"
+    const sent = request.body._tag === "Uint8Array" ? request.body.body.byteLength : request.body._tag === "Stream" ||
+        request.body._tag === "Raw"
       ? Number(request.body.contentLength ?? 0)
       : 0
     const route = Metrics.routeTemplate(url.pathname)
@@ -450,12 +465,14 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
         })
       ),
       Effect.tapBoth({
-        onFailure: () => Metric.update(Metrics.requests.pipe(Metric.tagged("status", "error")), 1),
-        onSuccess: (response) => Metric.update(Metrics.requests.pipe(Metric.tagged("status", String(response.status))), 1)
+        onFailure: () => Metric.update(requestsWithStatus("error"), 1),
+        onSuccess: (response) => Metric.update(requestsWithStatus(String(response.status)), 1)
       }),
       Effect.zipLeft(sent > 0 ? Metric.incrementBy(Metrics.bytesSent, sent) : Effect.void),
       Effect.withSpan(`${request.method} ${route}`, {
         kind: "client",
+        // the caller's stack is in the Repository's span; one per hop would cost a stack capture each
+        captureStackTrace: false,
         attributes: {
           "http.request.method": request.method,
           "server.address": url.host,
@@ -573,19 +590,17 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
    * Whether a failure may be retried for this request. A PATCH appends to an upload session, so
    * resending it could duplicate or misplace bytes: the upload engine resumes from the registry's
    * offset instead. A streamed body may have been partly taken before the connection broke, so it
-   * is only resent after a response that refused it.
+   * is only resent after a response that refused it. So is a raw body: the uploads send blob bytes
+   * that way (a file the client pulls piece by piece, see `iterableBody.ts`, or a small blob's
+   * bytes in one piece), and a registry may have appended a part of them to the session.
    */
   const retryableFor = (request: HttpClientRequest.HttpClientRequest) => {
     const base = isRetryable(options.maxRetryAfter)
     if (request.method === "PATCH") return () => false
-    if (request.body._tag !== "Stream" && !isIterableBody(request.body)) return base
+    if (request.body._tag !== "Stream" && request.body._tag !== "Raw") return base
     return (failure: AttemptFailure) =>
       failure._tag !== "TransportError" && failure._tag !== "RequestTimeout" && base(failure)
   }
-
-  /** A raw body the client pulls piece by piece (see `iterableBody.ts`): like a stream, partly taken when a connection breaks. */
-  const isIterableBody = (body: HttpClientRequest.HttpClientRequest["body"]) =>
-    body._tag === "Raw" && typeof body.body === "object" && body.body !== null && Symbol.asyncIterator in body.body
 
   const retryPolicy = (request: HttpClientRequest.HttpClientRequest) => options.retry.pipe(
     Schedule.whileInput(retryableFor(request)),
@@ -616,6 +631,7 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
     }).pipe(
       Effect.withSpan("Transport.execute", {
         kind: "client",
+        captureStackTrace: false,
         attributes: { "http.request.method": request.method, "url.full": safeUrl(urlOf(request)) }
       })
     )

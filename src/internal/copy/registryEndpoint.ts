@@ -7,11 +7,14 @@ import * as Effect from "effect/Effect"
 import type * as Manifest from "../../Manifest.js"
 import * as Reference from "../../Reference.js"
 import { reopenable, type Repository } from "../../Repository.js"
-import { reopenableFile } from "../repository/uploadBody.js"
+import { collect, reopenableBytes, reopenableFile } from "../repository/uploadBody.js"
 import { type Handle, type RegistryFailure, type Source } from "./endpoint.js"
 
 /** Below this size a blob is sent in one PUT (the Repository's default threshold). */
 const monolithicBelow = 8 * 1024 * 1024
+
+/** Below this size a blob read from a registry is held in memory between its GET and its PUT. */
+const bufferBelow = monolithicBelow
 
 /** Blob and manifest lookups answer false for what the registry does not know. */
 const absent = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
@@ -49,20 +52,33 @@ export const make = (
       // not verified here: every destination verifies what it writes (see `Handle.readBlob`)
       readBlob: (descriptor): Source<RegistryFailure> => (offset) =>
         repo.getBlobRange(bare, descriptor.digest, { offset }),
-      writeBlob: (descriptor, source) =>
-        Effect.asVoid(
-          // re-readable: a cut upload goes on from where the registry stands, re-reading only the rest
+      writeBlob: <E2>(descriptor: Manifest.Descriptor, source: Source<E2>): Effect.Effect<void, RegistryFailure | E2> => {
+        const options = {
+          digest: descriptor.digest,
+          size: descriptor.size,
+          mediaType: descriptor.mediaType,
+          skipExisting: false
+        }
+        // A small blob from another registry is read into memory (its size checked), then sent in
+        // one PUT of those bytes, verified against its digest before anything is sent: per blob, the
+        // streams between the two requests cost more than the blob's bytes (measured: 50 blobs of
+        // 1 MiB). A resend reads the source again. A file (a layout's blob) is read by the upload
+        // itself; a large blob goes as one resumable PATCH, re-readable: a cut upload goes on from
+        // where the registry stands, re-reading only the rest.
+        if (source.file === undefined && descriptor.size < bufferBelow) {
+          return Effect.asVoid(
+            Effect.flatMap(collect(source(0), descriptor.size), (bytes) => repo.putBlob(bare, reopenableBytes(bytes, source), options))
+          )
+        }
+        return Effect.asVoid(
           repo.putBlob(bare, source.file === undefined ? reopenable(source, { size: descriptor.size }) : reopenableFile(source.file, source, descriptor.size), {
-            digest: descriptor.digest,
-            size: descriptor.size,
-            mediaType: descriptor.mediaType,
-            skipExisting: false,
-            // digest and size are known: a small blob streams from the source straight into one PUT
-            // (the default would read it into memory first, to hash it), a large one goes as one
-            // resumable PATCH
+            ...options,
+            // digest and size are known: a small file goes in one PUT (the default would read it
+            // into memory first, to hash it)
             ...(descriptor.size < monolithicBelow ? { strategy: "monolithic" as const } : {})
           })
-        ),
+        )
+      },
       mount: (descriptor, from) =>
         repo.mountBlob(bare, descriptor.digest, from, { size: descriptor.size, mediaType: descriptor.mediaType }).pipe(
           Effect.flatMap((result) =>

@@ -219,17 +219,40 @@ const monolithic = <E, R>(
   Effect.gen(function*() {
     engine.learn(digest, size)
     // a body the registry may have taken part of must not be resent blindly (it would be
-    // appended to that part): as a stream, the transport resends it only after a refusal, and
+    // appended to that part): raw or a stream, the transport resends it only after a refusal, and
     // after a cut the engine asks the registry where the session stands
+    const read = yield* watchBody(verifiedBeforeEnd(digest, size)(source.open(0, "the PUT was sent again")))
     const bytes = source.bytes
-    const body = bytes !== undefined
-      ? { http: HttpBody.stream(Stream.succeed(bytes), octetStream, size), failed: () => Option.none() }
-      : yield* Effect.map(watchBody(verifiedBeforeEnd(digest, size)(source.open(0, "the PUT was sent again"))), ({ failed, stream }) => ({
-        http: HttpBody.stream(stream, octetStream, size),
-        failed
-      }))
+    const body = bytes === undefined
+      ? { http: HttpBody.stream(read.stream, octetStream, size), failed: read.failed }
+      : { http: yield* bytesBody(ctx, bytes, read.stream), failed: read.failed }
     if (yield* commitOnce(ctx, target, progress, engine, digest, body)) return { digest, size }
     return yield* chunked(ctx, target, progress, engine, digest)
+  })
+
+/**
+ * Bytes in memory as a request body: sent as they are the first time; a resend (after a refusal)
+ * reads the body again through `again` (a copy's source: a reading of its own, seen and counted).
+ * Where the client takes one, the body is an `AsyncIterable` it writes out in one piece: a stream
+ * goes through Effect's stream-to-Node adapter, which cost ~2 ms a PUT (measured: 50 blobs of 1 MiB).
+ */
+const bytesBody = <E>(ctx: UploadContext, bytes: Uint8Array, again: Stream.Stream<Uint8Array, E>) =>
+  Effect.map(Effect.runtime<never>(), (runtime): HttpBody.HttpBody => {
+    let first = true
+    if (ctx.transport.iterableBodies !== true) {
+      return HttpBody.stream(Stream.suspend(() => (first ? ((first = false), Stream.succeed(bytes)) : again)), octetStream, bytes.byteLength)
+    }
+    const iterable: AsyncIterable<Uint8Array> = {
+      async *[Symbol.asyncIterator]() {
+        if (first) {
+          first = false
+          yield bytes
+          return
+        }
+        yield* Stream.toAsyncIterableRuntime(again, runtime)
+      }
+    }
+    return HttpBody.raw(iterable, { contentType: octetStream, contentLength: bytes.byteLength })
   })
 
 // ---------------------------------------------------------------------------------------------

@@ -33,6 +33,8 @@ export interface Reopenable<E = never, R = never> {
   readonly size: number | undefined
   /** The same bytes as a file the upload may read into buffers of its own (see `iterableBody.ts`). */
   readonly file?: FileReader<E> | undefined
+  /** The whole body, already in memory: sent as it is the first time; `open` gives any resend. */
+  readonly bytes?: Uint8Array | undefined
 }
 
 /** What an upload sends. @internal */
@@ -55,6 +57,18 @@ export const reopenableFile = <E>(
   open: (offset: number) => Stream.Stream<Uint8Array, E>,
   size: number
 ): Reopenable<E> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size, file })
+
+/**
+ * A {@link Reopenable} whose bytes were read already: the upload sends `bytes` (checked against
+ * the digest first); a resend after a failure reads them again through `open`, from where they
+ * came (so that it is seen, and counted, as a new reading).
+ *
+ * @internal
+ */
+export const reopenableBytes = <E>(
+  bytes: Uint8Array,
+  open: (offset: number) => Stream.Stream<Uint8Array, E>
+): Reopenable<E> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size: bytes.byteLength, bytes })
 
 /** Whether a value is a {@link Reopenable}. @internal */
 export const isReopenable = (u: unknown): u is Reopenable<unknown, unknown> =>
@@ -93,7 +107,7 @@ export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
   if (isReopenable(body)) {
     const reopen = body as Reopenable<E, R>
     return {
-      bytes: undefined,
+      bytes: reopen.bytes,
       size: reopen.size,
       replayable: true,
       file: reopen.file,
