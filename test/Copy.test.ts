@@ -61,6 +61,14 @@ const expectImageInLayout = (dir: string, img: Images.Image) =>
 
 const run = <A, E>(effect: Effect.Effect<A, E, Copy.Services>) => Effect.provide(effect, stack)
 
+/** The stack with some of the Repository's operations replaced (each given the real Repository). */
+const withRepository = (
+  change: (repo: Repository.Repository["Type"]) => Partial<Repository.Repository["Type"]>
+) =>
+  Layer.effect(Repository.Repository, Effect.map(Repository.Repository, (repo) => ({ ...repo, ...change(repo) }))).pipe(
+    Layer.provideMerge(stack)
+  )
+
 /** The platforms of the multi-arch test indexes. */
 const platforms = [
   { os: "linux", architecture: "amd64" },
@@ -506,20 +514,16 @@ describe("Copy.copy with layouts", () => {
       yield* Images.seed(a, "src/app", img, "v1")
       const layer = img.blobs[1]!.descriptor
       // the source's reads of the layer come back with one byte flipped
-      const altered = Layer.effect(
-        Repository.Repository,
-        Effect.map(Repository.Repository, (repo) => ({
-          ...repo,
-          getBlobRange: (ref, digest, range) =>
-            digest !== layer.digest ? repo.getBlobRange(ref, digest, range) : repo.getBlobRange(ref, digest, range).pipe(
-              Stream.map((bytes) => {
-                const copy = new Uint8Array(bytes)
-                copy[0]! ^= 0xff
-                return copy
-              })
-            )
-        }))
-      ).pipe(Layer.provideMerge(stack))
+      const altered = withRepository((repo) => ({
+        getBlobRange: (ref, digest, range) =>
+          digest !== layer.digest ? repo.getBlobRange(ref, digest, range) : repo.getBlobRange(ref, digest, range).pipe(
+            Stream.map((bytes) => {
+              const copy = new Uint8Array(bytes)
+              copy[0]! ^= 0xff
+              return copy
+            })
+          )
+      }))
       const error = yield* Effect.flip(
         Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"), { concurrency: 1 }).pipe(Effect.provide(altered))
       )
@@ -647,20 +651,16 @@ describe("Copy progress", () => {
       const layer = img.blobs[1]!.descriptor
       // a Repository whose uploads of the layer (read once already, to be sent) read part of it
       // again from an offset, as a recovering upload does, then from 0 again
-      const flaky = Layer.effect(
-        Repository.Repository,
-        Effect.map(Repository.Repository, (repo) => ({
-          ...repo,
-          putBlob: (ref, body, o) =>
-            Effect.gen(function*() {
-              if (o?.digest === layer.digest && typeof body === "object" && "open" in body) {
-                yield* Stream.runDrain(Stream.take(body.open(150_000), 1))
-                yield* Stream.runDrain(Stream.take(body.open(0), 1))
-              }
-              return yield* repo.putBlob(ref, body, o)
-            })
-        }))
-      ).pipe(Layer.provideMerge(stack))
+      const flaky = withRepository((repo) => ({
+        putBlob: (ref, body, o) =>
+          Effect.gen(function*() {
+            if (o?.digest === layer.digest && typeof body === "object" && "open" in body) {
+              yield* Stream.runDrain(Stream.take(body.open(150_000), 1))
+              yield* Stream.runDrain(Stream.take(body.open(0), 1))
+            }
+            return yield* repo.putBlob(ref, body, o)
+          })
+      }))
       const events: Array<Copy.ProgressEvent> = []
       const result = yield* Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1"), {
         onProgress: (e) => Effect.sync(() => events.push(e))
