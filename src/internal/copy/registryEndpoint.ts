@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import type * as Manifest from "../../Manifest.js"
 import * as Reference from "../../Reference.js"
 import { reopenable, type Repository } from "../../Repository.js"
-import { collect, reopenableBytes, reopenableFile } from "../repository/uploadBody.js"
+import { collect, reopenableFile, reopenableParts } from "../repository/uploadBody.js"
 import { type Handle, type RegistryFailure, type Source } from "./endpoint.js"
 
 /** Below this size a blob is sent in one PUT (the Repository's default threshold). */
@@ -67,7 +67,7 @@ export const make = (
         // where the registry stands, re-reading only the rest.
         if (source.file === undefined && descriptor.size < bufferBelow) {
           return Effect.asVoid(
-            Effect.flatMap(collect(source(0), descriptor.size), (bytes) => repo.putBlob(bare, reopenableBytes(bytes, source), options))
+            Effect.flatMap(collect(source(0), descriptor.size), (parts) => repo.putBlob(bare, reopenableParts(parts, source), options))
           )
         }
         return Effect.asVoid(

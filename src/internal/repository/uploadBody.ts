@@ -12,7 +12,6 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Digest from "../../Digest.js"
 import { BodyNotReplayable, DigestMismatch, SizeMismatch } from "../../RegistryError.js"
-import { concat } from "../body.js"
 import * as IterableBody from "../iterableBody.js"
 import type { FileReader } from "../iterableBody.js"
 import { dropBytes } from "./blobs.js"
@@ -33,8 +32,8 @@ export interface Reopenable<E = never, R = never> {
   readonly size: number | undefined
   /** The same bytes as a file the upload may read into buffers of its own (see `iterableBody.ts`). */
   readonly file?: FileReader<E> | undefined
-  /** The whole body, already in memory: sent as it is the first time; `open` gives any resend. */
-  readonly bytes?: Uint8Array | undefined
+  /** The whole body, already in memory (in pieces): sent as it is the first time; `open` gives any resend. */
+  readonly parts?: ReadonlyArray<Uint8Array> | undefined
 }
 
 /** What an upload sends. @internal */
@@ -59,16 +58,23 @@ export const reopenableFile = <E>(
 ): Reopenable<E> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size, file })
 
 /**
- * A {@link Reopenable} whose bytes were read already: the upload sends `bytes` (checked against
+ * A {@link Reopenable} whose bytes were read already: the upload sends `parts` (checked against
  * the digest first); a resend after a failure reads them again through `open`, from where they
  * came (so that it is seen, and counted, as a new reading).
  *
  * @internal
  */
-export const reopenableBytes = <E>(
-  bytes: Uint8Array,
+export const reopenableParts = <E>(
+  parts: ReadonlyArray<Uint8Array>,
   open: (offset: number) => Stream.Stream<Uint8Array, E>
-): Reopenable<E> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size: bytes.byteLength, bytes })
+): Reopenable<E> => ({ [ReopenableTypeId]: ReopenableTypeId, open, size: sizeOf(parts), parts })
+
+/** The total length of some pieces of bytes. @internal */
+export const sizeOf = (parts: ReadonlyArray<Uint8Array>): number => {
+  let size = 0
+  for (const part of parts) size += part.byteLength
+  return size
+}
 
 /** Whether a value is a {@link Reopenable}. @internal */
 export const isReopenable = (u: unknown): u is Reopenable<unknown, unknown> =>
@@ -82,8 +88,8 @@ export const isReopenable = (u: unknown): u is Reopenable<unknown, unknown> =>
  * @internal
  */
 export interface Source<E, R> {
-  /** The whole body, when it is in memory. */
-  readonly bytes: Uint8Array | undefined
+  /** The whole body, when it is in memory (in pieces). */
+  readonly parts: ReadonlyArray<Uint8Array> | undefined
   /** The body's length, when known up front. */
   readonly size: number | undefined
   /** Whether `open` works more than once. */
@@ -97,7 +103,7 @@ export interface Source<E, R> {
 export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
   if (body instanceof Uint8Array) {
     return {
-      bytes: body,
+      parts: [body],
       size: body.byteLength,
       replayable: true,
       file: undefined,
@@ -107,7 +113,7 @@ export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
   if (isReopenable(body)) {
     const reopen = body as Reopenable<E, R>
     return {
-      bytes: reopen.bytes,
+      parts: reopen.parts,
       size: reopen.size,
       replayable: true,
       file: reopen.file,
@@ -117,7 +123,7 @@ export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
   const stream = body as Stream.Stream<Uint8Array, E, R>
   let opened = false
   return {
-    bytes: undefined,
+    parts: undefined,
     size: undefined,
     replayable: false,
     file: undefined,
@@ -192,7 +198,16 @@ export const verifiedBeforeEnd = (digest: Digest.Digest, size: number) =>
     )
   })
 
-/** Reads a stream of declared size into memory (it is small), checking the size. @internal */
+/** A body held in memory, in pieces. @internal */
+export const partsSource = <E, R>(parts: ReadonlyArray<Uint8Array>): Source<E, R> => ({
+  parts,
+  size: sizeOf(parts),
+  replayable: true,
+  file: undefined,
+  open: (offset) => dropBytes(offset)(Stream.fromIterable(parts))
+})
+
+/** Reads a stream of declared size into memory (it is small), in the pieces it came in, checking the size. @internal */
 export const collect = <E, R>(body: Stream.Stream<Uint8Array, E, R>, size: number) =>
   Effect.suspend(() => {
     const parts: Array<Uint8Array> = []
@@ -206,7 +221,7 @@ export const collect = <E, R>(body: Stream.Stream<Uint8Array, E, R>, size: numbe
       })).pipe(
         Effect.flatMap(() =>
           total === size
-            ? Effect.succeed(concat(parts, total))
+            ? Effect.succeed<ReadonlyArray<Uint8Array>>(parts)
             : Effect.fail(new SizeMismatch({ expected: size, actual: total }))
         )
       )
