@@ -2,7 +2,7 @@
  * The whole client stack in one Layer, on any `HttpClient`: Transport → Auth (with Credentials) →
  * Repository, with a BlobCache. Nothing here depends on Node, so it runs wherever Effect and
  * `@effect/platform`'s `FetchHttpClient` do — Node, Bun, Deno, and workers that offer `node:crypto`
- * (digests are computed with it). `effect-oci/node` is this stack on an undici client with Node's
+ * (digests are computed with it). `effect-oci/node` is this stack on Node's own HTTP client with Node's
  * credential files.
  *
  * @example
@@ -107,7 +107,7 @@ export const layer = <E, R>(
 export const layerFetchHttpClient = (
   init: { readonly redirect?: "manual" | "follow" | undefined } = {}
 ): Layer.Layer<HttpClient.HttpClient> =>
-  // loaded when this Layer is built: programs on another client (node.layer's undici) never load it
+  // loaded when this Layer is built: programs on another client (node.layer's) never load it
   Layer.unwrapEffect(Effect.map(Effect.promise(() => import("@effect/platform/FetchHttpClient")), (FetchHttpClient) =>
     Layer.effect(
       HttpClient.HttpClient,

@@ -184,7 +184,7 @@ const resolve = (options: Options): internal.ResolvedOptions => ({
 
 /**
  * Builds a transport on the `HttpClient` in context. The client must not follow redirects itself
- * (Node's undici and node:http clients do not; for `FetchHttpClient` set `redirect: "manual"`).
+ * (`effect-oci/node`'s node:http and undici clients do not; for `FetchHttpClient` set `redirect: "manual"`).
  *
  * @since 0.1.0
  * @category constructors

@@ -1,6 +1,6 @@
 /**
- * The Node.js wiring: an undici-based `HttpClient` with TLS options, and the whole default stack in
- * one Layer.
+ * The Node.js wiring: an `HttpClient` on Node's `http`/`https` modules (or undici) with TLS options,
+ * and the whole default stack in one Layer.
  *
  * This and `effect-oci/testing` are the only modules that depend on `@effect/platform-node`;
  * everything else runs on any `HttpClient` — see `Stack` (`Stack.layerFetch()` for `fetch`).
@@ -20,8 +20,10 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Undici from "@effect/platform-node/Undici"
+import * as Tls from "node:tls"
 import * as Credentials from "./Credentials.js"
 import { IterableBodies } from "./internal/iterableBody.js"
+import * as NodeHttp from "./internal/nodeHttpClient.js"
 import * as Stack from "./Stack.js"
 
 /**
@@ -40,12 +42,11 @@ export interface HttpOptions {
 }
 
 /**
- * An undici `HttpClient` for registries. It never follows redirects by itself (the Transport does,
- * so that credentials never reach another origin).
- *
- * undici (a large module) is loaded, and its connection pool made, on the first request: a program
- * that builds the stack but sends nothing, or answers from its caches, never loads it. The pool is
- * closed with the Layer's scope.
+ * Node's own `http`/`https` client for registries, with keep-alive connections. It never follows
+ * redirects by itself (the Transport does, so that credentials never reach another origin). This
+ * is the default: it loads nothing beyond Node's built-in modules, and reads and writes large blobs
+ * with less CPU and memory than undici (see `layerHttpClientUndici` for that one). The connections
+ * are closed with the Layer's scope.
  *
  * @example
  * Transport.layer().pipe(Layer.provide(node.layerHttpClient({ ca: fs.readFileSync("ca.pem", "utf8") })))
@@ -54,6 +55,31 @@ export interface HttpOptions {
  * @category layers
  */
 export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
+  Layer.scoped(
+    HttpClient.HttpClient,
+    NodeHttp.make({
+      maxSockets: options.connections ?? 8,
+      // `ca` replaces Node's trusted roots: the extra authorities are added to them instead
+      ...(options.ca === undefined ? {} : { ca: [...Tls.rootCertificates, ...[options.ca].flat()] }),
+      ...(options.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})
+    })
+  ).pipe(
+    // the client takes an AsyncIterable body and pulls it as it writes: uploads of files use it
+    Layer.merge(Layer.succeed(IterableBodies, true))
+  )
+
+/**
+ * An undici `HttpClient` for registries, for programs that prefer undici's connection handling. Like
+ * `layerHttpClient` it never follows redirects itself.
+ *
+ * undici (a large module) is loaded, and its connection pool made, on the first request: a program
+ * that builds the stack but sends nothing, or answers from its caches, never loads it. The pool is
+ * closed with the Layer's scope.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerHttpClientUndici = (options: HttpOptions = {}): Layer.Layer<HttpClient.HttpClient> =>
   Layer.scoped(
     HttpClient.HttpClient,
     Effect.gen(function*() {
@@ -125,10 +151,10 @@ const keepConnection = { method: "HEAD", path: "/", reset: false } as const
  * @category models
  */
 export interface StackOptions extends Stack.Options {
-  /** TLS and connection options of the undici HTTP client (ignored when `httpClient` is given). */
+  /** TLS and connection options of the HTTP client (ignored when `httpClient` is given). */
   readonly http?: HttpOptions | undefined
   /**
-   * The `HttpClient` to use instead of undici — e.g. one with a proxy agent, or `FetchHttpClient`.
+   * The `HttpClient` to use instead of Node's — e.g. `layerHttpClientUndici()`, one with a proxy agent, or `FetchHttpClient`.
    * It must hand back redirects instead of following them.
    */
   readonly httpClient?: Layer.Layer<HttpClient.HttpClient> | undefined
@@ -164,7 +190,7 @@ const credentialFiles = lazyCommandExecutor.pipe(
 )
 
 /**
- * The whole default stack on Node in one Layer: undici HTTP client, Transport (options from code, or
+ * The whole default stack on Node in one Layer: Node's HTTP client, Transport (options from code, or
  * from `Config` when none are given), Credentials (Docker and podman files, credential helpers), Auth,
  * an in-memory BlobCache, the Repository, and Node's FileSystem and Path (for OCI layouts and copies).
  *

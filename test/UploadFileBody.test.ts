@@ -1,5 +1,5 @@
 /**
- * Files uploaded as a body the HTTP client pulls (undici, through `node.layer`), read into reused
+ * Files uploaded as a body the HTTP client pulls (Node's, through `node.layer`), read into reused
  * buffers: the bytes arrive whole across many pieces and after a cut, the digest is checked on the
  * way, the file is read once, its own failure comes out as itself, and an interruption closes it.
  */

@@ -1,8 +1,9 @@
 /**
  * A file as a request body the HTTP client pulls piece by piece (an `AsyncIterable`), for clients
- * that take one and ask for the next piece only once the last was written out: undici's HTTP/1.1
- * client, which `node.layerHttpClient` builds, waits for the socket to drain after every piece
- * larger than its 16 KiB write buffer. The file is then read into three reused buffers.
+ * that take one and ask for the next piece only once the last was written out: `node.layerHttpClient`
+ * (node:http) waits until the socket took each piece, and undici's HTTP/1.1 client
+ * (`node.layerHttpClientUndici`) waits for the socket to drain after every piece larger than its
+ * 16 KiB write buffer. The file is then read into three reused buffers.
  *
  * Why: a fresh buffer per piece, handed through Effect's stream-to-Node adapter, lives long enough
  * to reach V8's old generation, so every 64 MiB of upload forces a full garbage collection of the
