@@ -51,7 +51,8 @@ export const make = (
       hasBlob: (descriptor) => absent(repo.statBlob(bare, descriptor.digest)),
       // not verified here: every destination verifies what it writes (see `Handle.readBlob`)
       readBlob: (descriptor): Source<RegistryFailure> => (offset) =>
-        repo.getBlobRange(bare, descriptor.digest, { offset }),
+        // from the start, the length says how much there is to read (a small blob is read whole)
+        repo.getBlobRange(bare, descriptor.digest, offset === 0 ? { offset, length: descriptor.size } : { offset }),
       writeBlob: <E2>(descriptor: Manifest.Descriptor, source: Source<E2>): Effect.Effect<void, RegistryFailure | E2> => {
         const options = {
           digest: descriptor.digest,

@@ -21,6 +21,7 @@ import * as Transport from "../../Transport.js"
 import { InvalidResponse, safeUrl } from "../../RegistryError.js"
 import { blobUnknown, type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import { discard } from "../body.js"
+import { wholeBody } from "../transport.js"
 
 
 const blobUrl = (ctx: Context, target: Target, digest: Digest.Digest) => repoUrl(ctx, target, `blobs/${digest}`)
@@ -173,6 +174,35 @@ const endedEarly = new WeakSet<object>()
 const isResumable = (error: { readonly _tag: string }) =>
   error._tag === "TransportError" || error._tag === "RequestTimeout" || endedEarly.has(error)
 
+/** Up to this length, a range from a blob's start is read whole in one request first (see {@link read}). */
+const wholeReadUpTo = 2 * 1024 * 1024
+
+/**
+ * A small range from the blob's start (`length` bytes) read whole in one request, without the
+ * stream machinery a body read piece by piece goes through (which costs more than a small blob's
+ * bytes). `undefined` when the answer was not the plain one this is for, or its body broke: the
+ * streaming read takes over from the start then.
+ */
+const readWholeAtStart = (ctx: Context, target: Target, digest: Digest.Digest, length: number) =>
+  Effect.gen(function*() {
+    const url = blobUrl(ctx, target, digest)
+    const request = HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("range", `bytes=0-${length - 1}`))
+    const response = yield* send(ctx, target.registry, request, [pullScope(target.repository)])
+    if (!isSuccess(response.status)) return yield* refusal(response, blobUnknown)
+    const range = response.status === 206 ? parseContentRange(response.headers["content-range"]) : undefined
+    const plain = response.headers["content-encoding"] === undefined &&
+      response.headers["content-length"] === String(length) &&
+      (response.status === 200 || (range !== undefined && range.start === 0 && range.end === length - 1))
+    if (!plain) {
+      yield* discard(response)
+      return undefined
+    }
+    const parts = yield* Effect.option(wholeBody(response))
+    return Option.isSome(parts) && parts.value.reduce((n, part) => n + part.byteLength, 0) === length
+      ? parts.value
+      : undefined
+  })
+
 /**
  * The bytes of a blob range as one continuous stream: when the body fails part-way (or ends before
  * the bytes asked for), the read goes on from the last byte received (`Range: bytes=N-`). The
@@ -183,7 +213,23 @@ const isResumable = (error: { readonly _tag: string }) =>
  *
  * @internal
  */
-export const read = (ctx: Context, target: Target, digest: Digest.Digest, range: ByteRange = { offset: 0 }) =>
+export const read = (
+  ctx: Context,
+  target: Target,
+  digest: Digest.Digest,
+  range: ByteRange = { offset: 0 }
+): Stream.Stream<Uint8Array, Effect.Effect.Error<ReturnType<typeof openAt>>> =>
+  range.offset === 0 && range.length !== undefined && range.length > 0 && range.length <= wholeReadUpTo
+    // a small range from the start (a small blob, its size known): one request read whole first
+    ? Stream.unwrap(
+      Effect.map(
+        readWholeAtStart(ctx, target, digest, range.length),
+        (parts) => parts === undefined ? readStreaming(ctx, target, digest, range) : Stream.fromIterable(parts)
+      )
+    )
+    : readStreaming(ctx, target, digest, range)
+
+const readStreaming = (ctx: Context, target: Target, digest: Digest.Digest, range: ByteRange) =>
   Stream.unwrap(Effect.gen(function*() {
     const driver = yield* Schedule.driver(ctx.resume)
     const startedAt = yield* Clock.currentTimeMillis
