@@ -1,7 +1,7 @@
 /**
- * The third-party programs the integration suites need, and what to do when one is missing:
- * outside CI the suite is skipped with a message naming the program; under `CI=true` the suite
- * becomes one failing test naming it, so a broken CI image cannot pass silently.
+ * The third-party programs the integration suites need, and what to do when one is missing: the
+ * suite becomes one failing test naming the program and its Debian package (`.ci/run` installs
+ * them all), so neither a broken CI image nor a developer's machine passes without running it.
  */
 import { describe, it } from "@effect/vitest"
 import * as Fs from "node:fs"
@@ -46,44 +46,27 @@ export const missingBinaries = (required: ReadonlyArray<Binary>): ReadonlyArray<
     return findBinary(name, path) === undefined
   })
 
-/** Whether we run under CI, where a missing program is a failure. */
-export const isCi = (): boolean => process.env["CI"] === "true"
-
 /** The message for missing programs: `docker-registry not installed (Debian package docker-registry)`. */
 export const describeMissing = (missing: ReadonlyArray<Binary>): string =>
   missing.map((name) => `${name} not installed (Debian package ${packageOf[name]})`).join(", ")
 
-/**
- * What a suite does given the missing programs and whether this is CI: run, skip (outside CI), or
- * fail (under CI).
- */
+/** What a suite does given the missing programs: run, or fail naming them. */
 export const decide = (
-  missing: ReadonlyArray<Binary>,
-  ci: boolean
-): { readonly _tag: "Run" } | { readonly _tag: "Skip"; readonly message: string } | {
-  readonly _tag: "Fail"
-  readonly message: string
-} =>
+  missing: ReadonlyArray<Binary>
+): { readonly _tag: "Run" } | { readonly _tag: "Fail"; readonly message: string } =>
   missing.length === 0
     ? { _tag: "Run" }
-    : ci
-    ? { _tag: "Fail", message: `CI=true but ${describeMissing(missing)}` }
-    : { _tag: "Skip", message: `skipped: ${describeMissing(missing)}` }
+    : { _tag: "Fail", message: `${describeMissing(missing)}: install it, or run the tests through .ci/run` }
 
 /**
  * Declares an integration suite that needs `required` programs. With all of them present it is an
- * ordinary `describe`; otherwise it is skipped (with the reason in its name and on stderr) or,
- * under `CI=true`, replaced by a failing test that says what is missing.
+ * ordinary `describe`; otherwise it is replaced by a failing test that says what is missing.
  */
 export const integrationSuite = (name: string, required: ReadonlyArray<Binary>, body: () => void): void => {
-  const decision = decide(missingBinaries(required), isCi())
+  const decision = decide(missingBinaries(required))
   switch (decision._tag) {
     case "Run":
       describe(name, body)
-      return
-    case "Skip":
-      process.stderr.write(`[integration] ${name}: ${decision.message}\n`)
-      describe.skip(`${name} (${decision.message})`, body)
       return
     case "Fail":
       describe(name, () => {
