@@ -111,7 +111,10 @@ integrationSuite("sync across runners on Postgres", ["docker-registry", "postgre
       const victimName = before.find((r) => r.state === "copying")!.runner as keyof typeof runners
       const survivorName = victimName === "runner-a" ? "runner-b" : "runner-a"
       process.kill(runners[victimName].pid, "SIGKILL")
-      const interrupted = before.filter((r) => r.state === "copying" && r.runner === victimName)
+      // what the victim was copying when it died: read once it is dead (a statement it sent just
+      // before the kill may still land), not from the snapshot that chose it
+      yield* Effect.sleep("300 millis")
+      const interrupted = (yield* status).filter((r) => r.state === "copying" && r.runner === victimName)
       const survivor = runners[survivorName]
 
       yield* Effect.sync(() => survivor.alive()).pipe(
