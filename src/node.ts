@@ -16,6 +16,7 @@ import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Path from "@effect/platform/Path"
 import type * as ConfigError from "effect/ConfigError"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import type * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
@@ -39,7 +40,15 @@ export interface HttpOptions {
   readonly insecureSkipVerify?: boolean | undefined
   /** Connections kept per origin (default 8). */
   readonly connections?: number | undefined
+  /**
+   * How long an idle connection is kept for the next request (default 4 seconds, as undici does), so
+   * that a server or proxy dropping idle connections rarely hands back a dead one. A server's
+   * `Keep-Alive: timeout=N` hint shortens it (node:http) or replaces it (undici).
+   */
+  readonly idleTimeout?: Duration.DurationInput | undefined
 }
+
+const defaultIdleTimeout = Duration.seconds(4)
 
 /**
  * Node's own `http`/`https` client for registries, with keep-alive connections. It never follows
@@ -59,6 +68,7 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
     HttpClient.HttpClient,
     NodeHttp.make({
       maxSockets: options.connections ?? 8,
+      idleTimeoutMillis: Duration.toMillis(options.idleTimeout ?? defaultIdleTimeout),
       // `ca` replaces Node's trusted roots: the extra authorities are added to them instead
       ...(options.ca === undefined ? {} : { ca: [...Tls.rootCertificates, ...[options.ca].flat()] }),
       ...(options.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})
@@ -103,6 +113,7 @@ export const layerHttpClientUndici = (options: HttpOptions = {}): Layer.Layer<Ht
               // lazily loaded chunk keeps for sure (the CLI's bundle has no named `Agent` there)
               agent = new UndiciModule.default.Agent({
                 connections: options.connections ?? 8,
+                keepAliveTimeout: Duration.toMillis(options.idleTimeout ?? defaultIdleTimeout),
                 connect: {
                   ...(options.ca === undefined ? {} : { ca: typeof options.ca === "string" ? options.ca : [...options.ca] }),
                   ...(options.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})

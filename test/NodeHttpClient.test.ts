@@ -57,7 +57,7 @@ const ok = JSON.stringify({ path: "/ok" })
 /**
  * A loopback server for bodies: `/slow` reads the body slowly (so a client's writes queue up) and
  * records its size and sha256, `/stall` never reads it, `/empty` answers 201 with no body,
- * `/nocontent` 204; anything else 200 with no body. Counts connections.
+ * `/nocontent` 204, `/pause` 200 after 0.7 s; anything else 200 with no body. Counts connections.
  */
 const receivingServer = Effect.acquireRelease(
   Effect.async<{ readonly server: Http.Server; readonly received: { connections: number; bodies: Array<{ size: number; sha256: string }> } }>((resume) => {
@@ -82,11 +82,19 @@ const receivingServer = Effect.acquireRelease(
         })
         return
       }
+      if (request.url === "/pause") {
+        // an answer slower than the client's idle timeout
+        request.resume()
+        setTimeout(() => response.writeHead(200, { "content-length": "0" }).end(), 700)
+        return
+      }
       request.resume()
       const status = request.url === "/empty" ? 201 : request.url === "/nocontent" ? 204 : 200
       response.writeHead(status, status === 204 ? {} : { "content-length": "0" }).end()
     })
     server.on("connection", () => received.connections++)
+    // no `Keep-Alive: timeout` hint (and no closing of idle connections): the client's own idle timeout decides
+    server.keepAliveTimeout = 0
     server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, received })))
   }),
   ({ server }) =>
@@ -232,4 +240,19 @@ describe.each(clients)("node.%s", (_, layerHttpClient) => {
       yield* Effect.sleep("50 millis")
       expect(closed).toBe(true)
     }).pipe(Effect.provide(layerHttpClient())))
+
+  it.scopedLive("a connection idle longer than idleTimeout is closed, not reused; a request slower than it is not cut", () =>
+    Effect.gen(function*() {
+      const { server, received } = yield* receivingServer
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const client = yield* HttpClient.HttpClient
+      expect((yield* client.get(`${base}/pause`)).status).toBe(200)
+      // a moment for the connection to go back to the pool (well within the idle timeout)
+      yield* Effect.sleep("100 millis")
+      expect((yield* client.get(`${base}/x`)).status).toBe(200)
+      expect(received.connections).toBe(1)
+      yield* Effect.sleep("900 millis")
+      expect((yield* client.get(`${base}/x`)).status).toBe(200)
+      expect(received.connections).toBe(2)
+    }).pipe(Effect.provide(layerHttpClient({ idleTimeout: "300 millis" }))))
 })

@@ -31,6 +31,8 @@ import * as Https from "node:https"
 /** Connection and TLS options of the client's agents. @internal */
 export interface AgentOptions {
   readonly maxSockets: number
+  /** How long an idle connection is kept (a server's `Keep-Alive: timeout` hint takes precedence). */
+  readonly idleTimeoutMillis: number
   readonly ca?: ReadonlyArray<string> | undefined
   readonly rejectUnauthorized?: boolean | undefined
 }
@@ -45,7 +47,9 @@ export const make = (options: AgentOptions): Effect.Effect<HttpClient.HttpClient
   Effect.map(
     Effect.acquireRelease(
       Effect.sync(() => {
-        const agent = { keepAlive: true, maxSockets: options.maxSockets }
+        // `timeout` closes a connection idle that long in the pool; one in use is left alone (Node
+        // only reports the inactivity to the request, which has its own timeouts in the Transport)
+        const agent = { keepAlive: true, maxSockets: options.maxSockets, timeout: options.idleTimeoutMillis }
         return {
           closed: false,
           http: new Http.Agent(agent),
