@@ -72,13 +72,17 @@ export const refusal = (
   response: TransportResponse,
   onNotFound?: () => WireError
 ): Effect.Effect<never, WireError | UnexpectedStatus> =>
-  Effect.flatMap(readFailure(response), (decoded) =>
-    Effect.fail(
-      // A 404 without an error body still means "not found" here; what it said is kept.
-      response.status === 404 && onNotFound !== undefined && decoded._tag === "UnexpectedStatus"
-        ? withServerText(onNotFound(), serverText(decoded.body))
-        : decoded
-    ))
+  // a HEAD's 404 has no body to read: it is the not-found error itself (what a copy meets per blob
+  // it sends), without first decoding an error that is then replaced
+  response.status === 404 && onNotFound !== undefined && response.request.method === "HEAD"
+    ? Effect.fail(onNotFound())
+    : Effect.flatMap(readFailure(response), (decoded) =>
+      Effect.fail(
+        // A 404 without an error body still means "not found" here; what it said is kept.
+        response.status === 404 && onNotFound !== undefined && decoded._tag === "UnexpectedStatus"
+          ? withServerText(onNotFound(), serverText(decoded.body))
+          : decoded
+      ))
 
 /** The error of a 404 that came without an error body: the registry's usual message. @internal */
 export const manifestUnknown = (): ManifestUnknown =>
