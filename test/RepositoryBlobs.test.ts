@@ -256,16 +256,15 @@ describe("getBlobRange", () => {
     }).pipe(Effect.provide(t.layer))
   })
 
-  it.effect("a small range from the start whose body breaks is read again, then resumed: every byte, in order", () => {
-    const server = blobServer(blob, (i) => (i === 0 ? { cutAt: 4000 } : i === 1 ? { cutAt: 6000 } : {}), {
+  it.effect("a small range (read whole) whose body breaks goes on from the first byte not received, every time", () => {
+    const server = blobServer(blob, (i) => (i === 0 ? { cutAt: 4000 } : i === 1 ? { cutAt: 3000 } : {}), {
       chunkSize: 1000
     })
     const t = setup(server.handler)
     return Effect.gen(function*() {
       const bytes = yield* withRepo((r) => collectBytes(r.getBlobRange(ref(""), digest, { offset: 0, length: 10_000 })))
       expect(bytes).toEqual(blob)
-      // read whole first; after its break the piece-by-piece read, which resumes where it broke
-      expect(t.requests.map((r) => r.headers["range"])).toEqual(["bytes=0-9999", "bytes=0-9999", "bytes=6000-9999"])
+      expect(t.requests.map((r) => r.headers["range"])).toEqual(["bytes=0-9999", "bytes=4000-9999", "bytes=7000-9999"])
     }).pipe(Effect.provide(t.layer))
   })
 

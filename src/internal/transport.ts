@@ -229,7 +229,8 @@ export const guardStall = <E, E2>(
   }))
 
 /**
- * A body read whole into memory (in the pieces it arrived in), failed with `onStall()` when its
+ * A body read whole into memory, into `parts` (the pieces it arrived in: after a failure, what
+ * came before it), failed with `onStall()` when its
  * source delivers nothing for `timeout`: the stall guard of {@link guardStall} without its
  * read-ahead, which a body read whole has no use for, and whose reader fiber and hand-over cost
  * more than a small body's bytes (measured: 50 blobs of 1 MiB copied between registries).
@@ -239,11 +240,11 @@ export const guardStall = <E, E2>(
 export const readWhole = <E, E2>(
   source: Stream.Stream<Uint8Array, E>,
   timeout: Duration.Duration,
-  onStall: () => E2
-): Effect.Effect<ReadonlyArray<Uint8Array>, E | E2> =>
+  onStall: () => E2,
+  parts: Array<Uint8Array>
+): Effect.Effect<void, E | E2> =>
   Effect.flatMap(Effect.clock, (clock) => {
     const millis = Duration.toMillis(timeout)
-    const parts: Array<Uint8Array> = []
     let lastByteAt = clock.unsafeCurrentTimeMillis()
     const read = Stream.runForEachChunk(source, (chunk) =>
       Effect.sync(() => {
@@ -258,20 +259,27 @@ export const readWhole = <E, E2>(
       }
     })
     // interruptible: a body may be read inside a finalizer, and the race's loser must still stop
-    return Effect.as(Effect.raceFirst(Effect.interruptible(read), Effect.interruptible(watch)), parts)
+    return Effect.raceFirst(Effect.interruptible(read), Effect.interruptible(watch))
   })
 
-/** How each Transport response reads its body whole (see {@link wholeBody}). */
-const wholeBodies = new WeakMap<Response, Effect.Effect<ReadonlyArray<Uint8Array>, TransportError | RequestTimeout>>()
+type ReadInto = (parts: Array<Uint8Array>) => Effect.Effect<void, TransportError | RequestTimeout>
+
+/** How each Transport response reads its body whole (see {@link readBodyInto}). */
+const wholeReaders = new WeakMap<Response, ReadInto>()
 
 /**
- * A response's whole body, in the pieces it arrived in (unbounded: for bodies of known, small
- * size). A Transport response reads it with {@link readWhole}; any other, through its stream.
+ * Reads a response's whole body into `parts` (unbounded: for bodies of known, small size; after a
+ * failure, `parts` holds what came before it). A Transport response reads it with
+ * {@link readWhole}; any other, through its stream.
  *
  * @internal
  */
-export const wholeBody = (response: Response): Effect.Effect<ReadonlyArray<Uint8Array>, TransportError | RequestTimeout> =>
-  wholeBodies.get(response) ?? Effect.map(Stream.runCollect(response.stream), Chunk.toReadonlyArray)
+export const readBodyInto = (response: Response, parts: Array<Uint8Array>): Effect.Effect<void, TransportError | RequestTimeout> => {
+  const readInto = wholeReaders.get(response)
+  return readInto !== undefined
+    ? readInto(parts)
+    : Stream.runForEach(response.stream, (part) => Effect.sync(() => parts.push(part)))
+}
 
 /**
  * What happened to a body that failed while being read: how far it got, and the underlying
@@ -411,13 +419,19 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
     const headers = codings.length === 0
       ? response.headers
       : Headers.remove(Headers.remove(response.headers, "content-encoding"), "content-length")
-    const whole = codings.length === 0
-      ? Effect.tap(
-        readWhole(source, options.bodyStallTimeout, onStall),
-        (parts) => Metric.incrementBy(Metrics.bytesReceived, parts.reduce((n, part) => n + part.byteLength, 0))
-      )
-      : Effect.map(Stream.runCollect(body), Chunk.toReadonlyArray)
-    const text = Effect.map(whole, (parts) => decoder.decode(concat(parts)))
+    const readInto: ReadInto | undefined = codings.length === 0
+      ? (parts) =>
+        Effect.ensuring(
+          readWhole(source, options.bodyStallTimeout, onStall, parts),
+          Effect.suspend(() => Metric.incrementBy(Metrics.bytesReceived, parts.reduce((n, part) => n + part.byteLength, 0)))
+        )
+      : undefined
+    const text = readInto === undefined
+      ? Effect.map(Stream.runCollect(body), (chunks) => decoder.decode(concat(Chunk.toReadonlyArray(chunks))))
+      : Effect.suspend(() => {
+        const parts: Array<Uint8Array> = []
+        return Effect.as(readInto(parts), parts)
+      }).pipe(Effect.map((parts) => decoder.decode(concat(parts))))
     const guarded: Response = {
       request: response.request,
       status: response.status,
@@ -430,7 +444,7 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
           catch: () => new InvalidResponse({ url, reason: "the body is not JSON" })
         }))
     }
-    wholeBodies.set(guarded, whole)
+    if (readInto !== undefined) wholeReaders.set(guarded, readInto)
     return guarded
   }
 

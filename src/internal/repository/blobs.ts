@@ -9,6 +9,7 @@ import type { Response as TransportResponse } from "../../Transport.js"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -18,10 +19,10 @@ import * as BlobCache from "../../BlobCache.js"
 import * as Digest from "../../Digest.js"
 import * as Metrics from "../../Metrics.js"
 import * as Transport from "../../Transport.js"
-import { InvalidResponse, safeUrl } from "../../RegistryError.js"
+import { InvalidResponse, type RequestTimeout, safeUrl, type TransportError } from "../../RegistryError.js"
 import { blobUnknown, type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import { discard } from "../body.js"
-import { wholeBody } from "../transport.js"
+import { readBodyInto } from "../transport.js"
 
 
 const blobUrl = (ctx: Context, target: Target, digest: Digest.Digest) => repoUrl(ctx, target, `blobs/${digest}`)
@@ -132,11 +133,14 @@ const openAt = (ctx: Context, target: Target, digest: Digest.Digest, position: n
       )
       : HttpClientRequest.get(url)
     const response = yield* send(ctx, target.registry, request, [pullScope(target.repository)])
+    const wanted = end === undefined ? undefined : end - position
     const bytesFrom = (bodyStart: number) =>
-      Transport.bodyStream(response).pipe(
-        dropBytes(position - bodyStart),
-        takeBytes(end === undefined ? undefined : end - position)
-      )
+      // a small body that is exactly the bytes wanted is read whole: the read-ahead and the stream
+      // stages a body read piece by piece goes through cost more than a small blob's bytes
+      bodyStart === position && wanted !== undefined && wanted <= wholeReadUpTo &&
+          response.headers["content-encoding"] === undefined && response.headers["content-length"] === String(wanted)
+        ? readWholeBody(response)
+        : Transport.bodyStream(response).pipe(dropBytes(position - bodyStart), takeBytes(wanted))
     if (response.status === 206 && ranged) {
       const range = parseContentRange(response.headers["content-range"])
       if (range === undefined || range.start > position) {
@@ -174,34 +178,21 @@ const endedEarly = new WeakSet<object>()
 const isResumable = (error: { readonly _tag: string }) =>
   error._tag === "TransportError" || error._tag === "RequestTimeout" || endedEarly.has(error)
 
-/** Up to this length, a range from a blob's start is read whole in one request first (see {@link read}). */
+/** Up to this length, a body that is exactly the bytes a read wants is read whole (see {@link openAt}). */
 const wholeReadUpTo = 2 * 1024 * 1024
 
 /**
- * A small range from the blob's start (`length` bytes) read whole in one request, without the
- * stream machinery a body read piece by piece goes through (which costs more than a small blob's
- * bytes). `undefined` when the answer was not the plain one this is for, or its body broke: the
- * streaming read takes over from the start then.
+ * A body read whole (see `readBodyInto`), then handed on; after a failure, what came before it,
+ * then the failure (so that a resume goes on from the first byte not received).
  */
-const readWholeAtStart = (ctx: Context, target: Target, digest: Digest.Digest, length: number) =>
-  Effect.gen(function*() {
-    const url = blobUrl(ctx, target, digest)
-    const request = HttpClientRequest.get(url).pipe(HttpClientRequest.setHeader("range", `bytes=0-${length - 1}`))
-    const response = yield* send(ctx, target.registry, request, [pullScope(target.repository)])
-    if (!isSuccess(response.status)) return yield* refusal(response, blobUnknown)
-    const range = response.status === 206 ? parseContentRange(response.headers["content-range"]) : undefined
-    const plain = response.headers["content-encoding"] === undefined &&
-      response.headers["content-length"] === String(length) &&
-      (response.status === 200 || (range !== undefined && range.start === 0 && range.end === length - 1))
-    if (!plain) {
-      yield* discard(response)
-      return undefined
-    }
-    const parts = yield* Effect.option(wholeBody(response))
-    return Option.isSome(parts) && parts.value.reduce((n, part) => n + part.byteLength, 0) === length
-      ? parts.value
-      : undefined
-  })
+const readWholeBody = (response: TransportResponse): Stream.Stream<Uint8Array, TransportError | RequestTimeout> =>
+  Stream.unwrap(Effect.suspend(() => {
+    const parts: Array<Uint8Array> = []
+    return Effect.map(Effect.either(readBodyInto(response, parts)), (result) =>
+      Either.isRight(result)
+        ? Stream.fromIterable(parts)
+        : Stream.concat(Stream.fromIterable(parts), Stream.fail(result.left)))
+  }))
 
 /**
  * The bytes of a blob range as one continuous stream: when the body fails part-way (or ends before
@@ -213,23 +204,7 @@ const readWholeAtStart = (ctx: Context, target: Target, digest: Digest.Digest, l
  *
  * @internal
  */
-export const read = (
-  ctx: Context,
-  target: Target,
-  digest: Digest.Digest,
-  range: ByteRange = { offset: 0 }
-): Stream.Stream<Uint8Array, Effect.Effect.Error<ReturnType<typeof openAt>>> =>
-  range.offset === 0 && range.length !== undefined && range.length > 0 && range.length <= wholeReadUpTo
-    // a small range from the start (a small blob, its size known): one request read whole first
-    ? Stream.unwrap(
-      Effect.map(
-        readWholeAtStart(ctx, target, digest, range.length),
-        (parts) => parts === undefined ? readStreaming(ctx, target, digest, range) : Stream.fromIterable(parts)
-      )
-    )
-    : readStreaming(ctx, target, digest, range)
-
-const readStreaming = (ctx: Context, target: Target, digest: Digest.Digest, range: ByteRange) =>
+export const read = (ctx: Context, target: Target, digest: Digest.Digest, range: ByteRange = { offset: 0 }) =>
   Stream.unwrap(Effect.gen(function*() {
     const driver = yield* Schedule.driver(ctx.resume)
     const startedAt = yield* Clock.currentTimeMillis
