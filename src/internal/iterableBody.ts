@@ -1,9 +1,9 @@
 /**
  * A file as a request body the HTTP client pulls piece by piece (an `AsyncIterable`), for clients
- * that take one and ask for the next piece only once the last was written out: `node.layerHttpClient`
- * (node:http) waits until the socket took each piece, and undici's HTTP/1.1 client
- * (`node.layerHttpClientUndici`) waits for the socket to drain after every piece larger than its
- * 16 KiB write buffer. The file is then read into three reused buffers.
+ * that take one and ask for piece n+1 only once piece n−1 was written out: `node.layerHttpClient`
+ * (node:http) reads the next piece while the socket takes the last one, and undici's HTTP/1.1
+ * client (`node.layerHttpClientUndici`) waits for the socket to drain after every piece larger
+ * than its 16 KiB write buffer. The file is then read into three reused buffers.
  *
  * Why: a fresh buffer per piece, handed through Effect's stream-to-Node adapter, lives long enough
  * to reach V8's old generation, so every 64 MiB of upload forces a full garbage collection of the
@@ -19,8 +19,8 @@ import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 
 /**
- * Whether the `HttpClient` takes an `AsyncIterable` as a raw request body and asks for its next
- * piece only once the last piece (at least 16 KiB) was written out. False unless the client's
+ * Whether the `HttpClient` takes an `AsyncIterable` as a raw request body and asks for piece n+1
+ * only once piece n−1 (at least 16 KiB) was written out. False unless the client's
  * Layer says so (`node.layerHttpClient` does): `fetch` needs `duplex: "half"` for such a body,
  * which Effect's fetch client sets only for `Stream` bodies.
  *
@@ -45,8 +45,8 @@ export interface FileReader<E> {
 const pieceSize = 1024 * 1024
 
 /**
- * Reused buffers: the client writes a piece out before asking for the next, so two would do; the
- * third is a margin.
+ * Reused buffers: the client may still be writing one piece while the next is read, so two would
+ * do; the third is a margin.
  */
 const buffers = 3
 
@@ -91,7 +91,7 @@ export const fromFile = <E>(
         const ring = Array.from({ length: buffers }, () => new Uint8Array(pieceSize))
         for (let n = 0;; n++) {
           const buffer = ring[n % buffers]!
-          // whole pieces (a short read is read on): the client waits for a piece this large to be written out
+          // whole pieces (a short read is read on): a piece this large is what the clients wait on
           let length = 0
           while (length < buffer.byteLength) {
             const got = await perform(read(buffer.subarray(length)))

@@ -6,7 +6,7 @@
  * more CPU and memory than `node:http` does (measured: 0.9–1.2 s and 105–115 MiB against 0.9–1.0 s and
  * 90 MiB for the same plain read). What this adds over the platform's `node:http` client: bodies
  * given as an `AsyncIterable` (a file read into reused buffers, see `iterableBody.ts`) are written
- * piece by piece, the next piece asked for only once the last one was handed to the socket; a
+ * piece by piece, each piece's buffer free again once the piece after it was read; a
  * streamed body is written a whole batch at a time; and response headers are converted once.
  *
  * @internal
@@ -86,11 +86,33 @@ const send = (agent: Http.Agent, request: HttpClientRequest.HttpClientRequest, u
 const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unknown) =>
   new HttpClientError.RequestError({ request, reason: "Transport", cause })
 
-/** Writes `data` and waits until the socket took it: only then may the caller reuse its buffer. */
-const write = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest, data: Uint8Array) =>
-  Effect.async<void, HttpClientError.RequestError>((resume) => {
-    nodeRequest.write(data, (error) => resume(error ? Effect.fail(transportError(request, error)) : Effect.void))
-  })
+/**
+ * Writes pieces of a body one batch at a time, the next batch read while the last one is on its
+ * way: `start` writes a batch (corked, so many small arrays go out together) and `settle` waits
+ * until the batch before was handed to the socket. A caller that settles before each start keeps
+ * at most one batch in flight: that is the body's backpressure, and what makes a buffer free for
+ * reuse once the batch after it was started.
+ */
+const pipelined = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest) => {
+  let writing: Promise<Error | null | undefined> | undefined
+  const settle = Effect.suspend(() =>
+    writing === undefined
+      ? Effect.void
+      : Effect.flatMap(Effect.promise(() => writing!), (error) => (error ? Effect.fail(transportError(request, error)) : Effect.void))
+  )
+  const start = (parts: Iterable<Uint8Array>) => {
+    nodeRequest.cork()
+    let last: Uint8Array | undefined
+    for (const part of parts) {
+      if (last !== undefined) nodeRequest.write(last)
+      last = part
+    }
+    const final = last
+    writing = final === undefined ? undefined : new Promise((resolve) => nodeRequest.write(final, resolve))
+    nodeRequest.uncork()
+  }
+  return { settle, start }
+}
 
 const end = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest, data?: Uint8Array | string) =>
   Effect.async<void, HttpClientError.RequestError>((resume) => {
@@ -120,48 +142,40 @@ const sendBody = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.Ht
         if (isAsyncIterable(body.body)) return sendIterable(nodeRequest, request, body.body)
         if (typeof body.body === "string" || body.body instanceof Uint8Array) return end(nodeRequest, request, body.body)
         return Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", description: "unsupported raw body" }))
-      case "Stream":
+      case "Stream": {
+        const writer = pipelined(nodeRequest, request)
         return body.stream.pipe(
           Stream.mapError((cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause })),
-          // a batch is written at once, and the next pulled when the socket took it
-          Stream.runForEachChunk((chunk) =>
-            Effect.suspend(() => {
-              if (chunk.length === 0) return Effect.void
-              nodeRequest.cork()
-              let last: Uint8Array | undefined
-              for (const part of chunk) {
-                if (last !== undefined) nodeRequest.write(last)
-                last = part
-              }
-              const written = write(nodeRequest, request, last!)
-              nodeRequest.uncork()
-              return written
-            })
-          ),
+          Stream.runForEachChunk((chunk) => Effect.zipRight(writer.settle, Effect.sync(() => writer.start(chunk)))),
+          Effect.zipRight(writer.settle),
           Effect.zipRight(end(nodeRequest, request))
         )
+      }
       case "FormData":
         return Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", description: "form bodies are not supported" }))
     }
   })
 
 /**
- * Pulls an `AsyncIterable` body piece by piece: the next piece is asked for only once the last was
- * handed to the socket, so the iterable may read every piece into a buffer it reuses. Stopping
- * early (a failed or interrupted request) closes the iteration.
+ * Pulls an `AsyncIterable` body piece by piece, reading the next piece while the last one is
+ * written: piece n+1 is asked for once piece n−1 was handed to the socket, so the iterable may
+ * read into two (or more) buffers it reuses in turn. Stopping early (a failed or interrupted
+ * request) closes the iteration.
  */
 const sendIterable = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest, body: AsyncIterable<Uint8Array>) =>
   Effect.acquireUseRelease(
     Effect.sync(() => body[Symbol.asyncIterator]()),
     (iterator) =>
       Effect.gen(function*() {
+        const writer = pipelined(nodeRequest, request)
         while (true) {
           const next = yield* Effect.tryPromise({
             try: () => iterator.next(),
             catch: (cause) => new HttpClientError.RequestError({ request, reason: "Encode", cause })
           })
+          yield* writer.settle
           if (next.done === true) return yield* end(nodeRequest, request)
-          yield* write(nodeRequest, request, next.value)
+          writer.start([next.value])
         }
       }),
     (iterator, exit) => exit._tag === "Success" ? Effect.void : Effect.promise(async () => void (await iterator.return?.().catch(() => undefined)))
