@@ -54,7 +54,8 @@ const decorate = (transport: Transport.Transport["Type"], g: Globals): Transport
         )
       })
     : transport.execute
-  return { baseUrl, allowsPlainHttp, execute }
+  // the rest as it is: `iterableBodies` is what lets a push read its file into reused buffers
+  return { ...transport, baseUrl, allowsPlainHttp, execute }
 }
 
 /**
@@ -101,7 +102,8 @@ export const transportLayer = <E = never>(
   return Layer.effect(
     Transport.Transport,
     transportOptions(g).pipe(Effect.flatMap(Transport.make), Effect.map((t) => decorate(t, g)))
-  ).pipe(Layer.provide(around === undefined ? client : around.pipe(Layer.provide(client))))
+    // `provideMerge`: `around`'s HttpClient, and what the client's Layer tells the Transport besides
+  ).pipe(Layer.provide(around === undefined ? client : around.pipe(Layer.provideMerge(client))))
 }
 
 /** Everything a registry verb needs. */
