@@ -43,6 +43,7 @@ import * as cluster from "./internal/sync/cluster.js"
 import * as copier from "./internal/sync/copier.js"
 import * as config from "./internal/sync/config.js"
 import * as engine from "./internal/sync/engine.js"
+import { layerAroundClient } from "./internal/iterableBody.js"
 import * as hostLeases from "./internal/sync/hostLeases.js"
 import * as politeness from "./internal/sync/politeness.js"
 import * as runner from "./internal/sync/runner.js"
@@ -406,11 +407,7 @@ const settingsOf = (options: Politeness): politeness.Settings => ({
 export const layerPolite = (
   options: Politeness = {}
 ): Layer.Layer<HttpClient.HttpClient, never, HttpClient.HttpClient> =>
-  Layer.effect(
-    HttpClient.HttpClient,
-    Effect.flatMap(HttpClient.HttpClient, (client) =>
-      Effect.map(politeness.makeGate(settingsOf(options)), (gate) => politeness.wrap(client, gate)))
-  )
+  layerAroundClient((client) => Effect.map(politeness.makeGate(settingsOf(options)), (gate) => politeness.wrap(client, gate)))
 
 /**
  * {@link layerPolite} shared by every runner using the same database (the SqlClient in context, e.g.
@@ -424,10 +421,8 @@ export const layerPolite = (
 export const layerPoliteShared = (
   options: Politeness & { readonly runner?: string | undefined } = {}
 ): Layer.Layer<HttpClient.HttpClient, SqlError, HttpClient.HttpClient | SqlClient.SqlClient> =>
-  Layer.effect(
-    HttpClient.HttpClient,
+  layerAroundClient((client) =>
     Effect.gen(function*() {
-      const client = yield* HttpClient.HttpClient
       const store = yield* hostLeases.make(options.runner ?? runner.defaultRunnerName())
       const gate = yield* politeness.makeGate(settingsOf(options), store)
       return politeness.wrap(client, gate)

@@ -5,6 +5,8 @@
  * "Runners" here are separate client stacks in one process, each with its own connection to the
  * same SQLite file, so they can only learn of each other through the database.
  */
+import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -125,4 +127,13 @@ describe("Sync politeness", () => {
     expect(waitOf(200, { "x-ratelimit-remaining": "0", "x-ratelimit-reset": "6" }, now)).toBe(6000)
     expect(waitOf(429, { "retry-after": "1", "ratelimit-remaining": "0", "ratelimit-reset": "30" }, now)).toBe(30_000)
   })
+
+  it.scoped("around node's client, the Transport still takes file bodies the client pulls; around another client it does not", () =>
+    Effect.gen(function*() {
+      const iterable = (client: Layer.Layer<HttpClient.HttpClient>) =>
+        Effect.map(Effect.provide(Transport.Transport, Transport.layer().pipe(Layer.provide(client))), (t) => t.iterableBodies)
+      expect(yield* iterable(Sync.layerPolite().pipe(Layer.provide(node.layerHttpClient())))).toBe(true)
+      expect(yield* iterable(Sync.layerPolite().pipe(Layer.provide(FetchHttpClient.layer)))).toBe(false)
+    }))
 })
+

@@ -12,8 +12,11 @@
  *
  * @internal
  */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import { HttpClient as HttpClientTag } from "@effect/platform/HttpClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Exit from "effect/Exit"
 import * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
@@ -29,6 +32,22 @@ import * as Scope from "effect/Scope"
 export class IterableBodies extends Context.Reference<IterableBodies>()("effect-oci/IterableBodies", {
   defaultValue: (): boolean => false
 }) {}
+
+/**
+ * A Layer that wraps the `HttpClient` in context (a rate limit, a log) and says of the result what
+ * the wrapped client's Layer said ({@link IterableBodies}): the wrapper hands bodies through as
+ * they are, so the Transport may keep giving file bodies the client pulls.
+ *
+ * @internal
+ */
+export const layerAroundClient = <E, R>(
+  wrap: (client: HttpClient.HttpClient) => Effect.Effect<HttpClient.HttpClient, E, R>
+): Layer.Layer<HttpClient.HttpClient, E, HttpClient.HttpClient | R> =>
+  Layer.effectContext(Effect.gen(function*() {
+    const iterable = yield* IterableBodies
+    const wrapped = yield* Effect.flatMap(HttpClientTag, wrap)
+    return Context.make(HttpClientTag, wrapped).pipe(Context.add(IterableBodies, iterable))
+  }))
 
 /**
  * Reads a file from an offset into buffers the caller owns: `open(offset)` gives a `read` that
