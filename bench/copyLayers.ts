@@ -1,7 +1,8 @@
 /**
  * Many-blob copies registry → registry: an image of 50 layers of 1 MiB copied with
- * `effect-oci/Copy` (`bench/copy.ts`, bundled, one process per run) and with
- * `skopeo copy --preserve-digests docker://… docker://…`, side by side in one run:
+ * `effect-oci/Copy` (`bench/copy.ts`, bundled, one process per run), with
+ * `skopeo copy --preserve-digests docker://… docker://…`, and with the floor of a Node client
+ * (`bench/copyFloor.mjs`: plain `node:http`, no Effect, no retries), side by side in one run:
  *
  * - **same registry**: to a new repository of the registry the image is in (where mounts apply);
  * - **second registry**: to a new repository of another registry (every blob is sent).
@@ -11,8 +12,8 @@
  * Both registries are Debian's docker-registry (distribution 2.8), plain http on 127.0.0.1, started
  * and stopped by PID through the integration test support. Every run copies to a fresh repository
  * and skopeo runs with a fresh blob-info cache each time (so neither client knows anything from a
- * previous run). Runs alternate which client goes first. Prints a table of medians and the
- * ours/skopeo ratios, and writes it to bench/results/copy-layers.md.
+ * previous run). Runs rotate which client goes first. Prints a table of medians and the
+ * ratios to skopeo, and writes it to bench/results/copy-layers.md.
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -115,6 +116,19 @@ const program = Effect.scoped(Effect.gen(function*() {
       return { sample, detail: result.stdout.trim() }
     })
 
+  const floor = (c: Case) =>
+    Effect.gen(function*() {
+      const repository = `bench/floor-${++counter}`
+      const { result, sample } = yield* timed([
+        process.execPath,
+        Path.join(benchDir, "copyFloor.mjs"),
+        `${c.from.host}/bench/many:${tag}`,
+        `${c.to.host}/${repository}:${tag}`
+      ])
+      yield* check(c.to, repository)
+      return { sample, detail: result.stdout.trim() }
+    })
+
   const skopeo = (c: Case) =>
     Effect.scoped(Effect.gen(function*() {
       const repository = `bench/skopeo-${++counter}`
@@ -145,13 +159,15 @@ const program = Effect.scoped(Effect.gen(function*() {
     { title: "same registry (another repository)", from: a, to: a },
     { title: "second registry", from: a, to: b }
   ]
-  const rows: Array<{ title: string; ours: ReadonlyArray<Sample>; skopeo: ReadonlyArray<Sample> }> = []
+  const contenders = { ours, skopeo, floor }
+  const names = ["ours", "skopeo", "floor"] as const
+  const rows: Array<{ title: string } & Record<(typeof names)[number], ReadonlyArray<Sample>>> = []
   for (const c of cases) {
-    const samples = { ours: [] as Array<Sample>, skopeo: [] as Array<Sample> }
+    const samples = { ours: [] as Array<Sample>, skopeo: [] as Array<Sample>, floor: [] as Array<Sample> }
     for (let i = 0; i < runs; i++) {
-      const order = i % 2 === 0 ? (["ours", "skopeo"] as const) : (["skopeo", "ours"] as const)
+      const order = names.map((_, k) => names[(i + k) % names.length]!)
       for (const who of order) {
-        const { sample, detail } = yield* (who === "ours" ? ours(c) : skopeo(c))
+        const { sample, detail } = yield* contenders[who](c)
         samples[who].push(sample)
         log(`${c.title} run ${i + 1}/${runs}: ${who.padEnd(6)} ${(sample.wallMs / 1000).toFixed(2)} s, ${sample.cpuS.toFixed(2)} s CPU ${detail}`)
       }
@@ -168,15 +184,21 @@ const program = Effect.scoped(Effect.gen(function*() {
     `Node ${process.version}, docker-registry (distribution 2.8), ${runs} runs each, alternating; ` +
     `load ${loadAtStart} at the start, ${Os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end.`,
     "",
-    "| case | effect-oci (Copy) wall s, median (min–max) | skopeo wall s, median (min–max) | ratio (target ≤ 0.5) | CPU s ours / skopeo |",
-    "|---|---:|---:|---:|---:|",
+    "| case | effect-oci (Copy) wall s, median (min–max) | skopeo wall s, median (min–max) | ratio (target ≤ 0.5) | " +
+    "floor: plain node:http wall s | floor / skopeo | CPU s ours / skopeo / floor |",
+    "|---|---:|---:|---:|---:|---:|---:|",
     ...rows.map((r) => {
       const o = wall(r.ours)
       const s = wall(r.skopeo)
+      const f = wall(r.floor)
       return `| ${r.title} | ${o.median.toFixed(2)} (${o.min.toFixed(2)}–${o.max.toFixed(2)}) | ` +
         `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) | ${(o.median / s.median).toFixed(2)}× | ` +
-        `${cpu(r.ours).toFixed(2)} / ${cpu(r.skopeo).toFixed(2)} |`
+        `${f.median.toFixed(2)} (${f.min.toFixed(2)}–${f.max.toFixed(2)}) | ${(f.median / s.median).toFixed(2)}× | ` +
+        `${cpu(r.ours).toFixed(2)} / ${cpu(r.skopeo).toFixed(2)} / ${cpu(r.floor).toFixed(2)} |`
     }),
+    "",
+    "The floor is `bench/copyFloor.mjs`: the same requests from plain `node:http` with no Effect, retries, resume",
+    "or auth — what any Node client pays at least; between it and skopeo are the registries and this machine.",
     ""
   ].join("\n")
   Fs.mkdirSync(Path.join(benchDir, "results"), { recursive: true })
