@@ -26,6 +26,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { buildCli } from "../scripts/build-cli.js"
 import * as OciLayout from "../src/OciLayout.js"
 import { run, tempDir } from "../test/integration/support/processes.js"
 import { launch, type Registry } from "../test/integration/support/registry.js"
@@ -61,10 +62,18 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 /** Our child programs, bundled into bench/.build. */
 const bundles = bundled(".build", ["pull", "push", "copy"])
 
+/** The command line, built as `npm run build` builds it, into bench/.build-cli (removed at the end). */
+const cliBundle = Effect.acquireRelease(
+  Effect.promise(() => buildCli(Path.join(benchDir, ".build-cli"))),
+  () => Effect.sync(() => Fs.rmSync(Path.join(benchDir, ".build-cli"), { recursive: true, force: true }))
+)
+
 interface Context {
   readonly registry: Registry
   readonly work: string
   readonly bundles: { readonly pull: string; readonly push: string; readonly copy: string }
+  /** The command line, bundled as `npm run build` does (`effect-oci.js`). */
+  readonly cli: string
   readonly reportFile: string
   readonly skopeoReport: string
 }
@@ -171,6 +180,37 @@ const copyPull = (ctx: Context, image: Image.BenchImage, size: number) =>
     const pulled = yield* layoutTop(out)
     yield* expect(pulled === image.manifestDigest, `Copy's layout lists ${String(pulled)}`)
     Fs.rmSync(out, { recursive: true, force: true })
+    return sample
+  })
+
+/** The image pulled into a layout by the bundled command line, `effect-oci pull REF DIR:TAG`. */
+const cliPull = (ctx: Context, image: Image.BenchImage, size: number) =>
+  Effect.gen(function*() {
+    const out = fresh(ctx, "cli-pull")
+    const ref = `${ctx.registry.host}/${pullRepository(size)}:${image.tag}`
+    const { sample } = yield* measure(
+      ctx.reportFile,
+      run(gnuTime, ["-v", "-o", ctx.reportFile, process.execPath, ctx.cli, "--plain-http", "-q", "pull", ref, `${out}:${image.tag}`], {
+        timeout: childTimeout
+      })
+    )
+    const pulled = yield* layoutTop(out)
+    yield* expect(pulled === image.manifestDigest, `the CLI's layout lists ${String(pulled)}`)
+    Fs.rmSync(out, { recursive: true, force: true })
+    return sample
+  })
+
+/** The image pushed from its layout by the bundled command line, `effect-oci push DIR:TAG REF`. */
+const cliPush = (ctx: Context, image: Image.BenchImage) =>
+  Effect.gen(function*() {
+    const ref = `${ctx.registry.host}/bench/push-cli-${++counter}:${image.tag}`
+    const { result, sample } = yield* measure(
+      ctx.reportFile,
+      run(gnuTime, ["-v", "-o", ctx.reportFile, process.execPath, ctx.cli, "--plain-http", "-q", "push", `${image.dir}:${image.tag}`, ref], {
+        timeout: childTimeout
+      })
+    )
+    yield* expect(result.stdout.trim() === image.manifestDigest, `the CLI pushed manifest ${result.stdout.trim()}`)
     return sample
   })
 
@@ -313,6 +353,7 @@ const program = Effect.scoped(Effect.gen(function*() {
     registry,
     work: yield* tempDir("bench"),
     bundles: built,
+    cli: yield* cliBundle,
     reportFile: Path.join(shim.dir, "ours.time"),
     skopeoReport: shim.reportFile
   }
@@ -333,7 +374,10 @@ const program = Effect.scoped(Effect.gen(function*() {
     series.push(...yield* group(`pull ${size} MiB`, [
       { series: { op: "pull", sizeMib: size, client: "effect-oci", bytes: image.blobBytes }, once: oursPull(ctx, image, size) },
       ...(size === copySize
-        ? [{ series: { op: "pull", sizeMib: size, client: Report.copy, bytes: image.blobBytes }, once: copyPull(ctx, image, size) } as const]
+        ? [
+          { series: { op: "pull", sizeMib: size, client: Report.copy, bytes: image.blobBytes }, once: copyPull(ctx, image, size) } as const,
+          { series: { op: "pull", sizeMib: size, client: Report.cli, bytes: image.blobBytes }, once: cliPull(ctx, image, size) } as const
+        ]
         : []),
       { series: { op: "pull", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPull(ctx, image, size) },
       { series: { op: "pull", sizeMib: size, client: Report.limit, bytes: image.blobBytes }, once: curlPull(ctx, image, size) }
@@ -344,7 +388,10 @@ const program = Effect.scoped(Effect.gen(function*() {
         once: oursPush(ctx, image, strategy)
       })),
       ...(size === copySize
-        ? [{ series: { op: "push", sizeMib: size, client: Report.copy, bytes: image.blobBytes }, once: copyPush(ctx, image) } as const]
+        ? [
+          { series: { op: "push", sizeMib: size, client: Report.copy, bytes: image.blobBytes }, once: copyPush(ctx, image) } as const,
+          { series: { op: "push", sizeMib: size, client: Report.cli, bytes: image.blobBytes }, once: cliPush(ctx, image) } as const
+        ]
         : []),
       { series: { op: "push", sizeMib: size, client: Report.peer, bytes: image.blobBytes }, once: skopeoPush(ctx, image) },
       { series: { op: "push", sizeMib: size, client: Report.pushLimit, bytes: image.blobBytes }, once: curlPush(ctx, image) }
