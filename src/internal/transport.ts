@@ -204,13 +204,15 @@ export const guardStall = <E, E2>(
         Effect.interruptible,
         Effect.forkScoped
       )
-    yield* Effect.gen(function*() {
-      while (done === undefined) {
-        const wait = lastByteAt + millis - clock.unsafeCurrentTimeMillis()
-        if (wait <= 0 && !waitingForRoom) return yield* finish(Exit.fail(onStall()))
-        yield* Effect.sleep(Duration.millis(Math.max(wait, millis / 10)))
-      }
-    }).pipe(Effect.interruptible, Effect.forkScoped)
+    yield* untilStalled(clock, millis, {
+      lastByteAt: () => lastByteAt,
+      paused: () => waitingForRoom,
+      finished: () => done !== undefined
+    }).pipe(
+      Effect.flatMap((stalled) => (stalled ? finish(Exit.fail(onStall())) : Effect.void)),
+      Effect.interruptible,
+      Effect.forkScoped
+    )
 
     const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<E | E2>> = Effect.suspend(() => {
       if (buffered.length > 0) {
@@ -227,6 +229,25 @@ export const guardStall = <E, E2>(
     })
     return Stream.repeatEffectChunkOption(pull)
   }))
+
+/**
+ * The stall watch of a body, one fiber per body and no timer per chunk: sleeps until `millis` have
+ * passed since the last byte while not `paused()` (the consumer's time is not the source's), then
+ * answers true; answers false once the body `finished()`.
+ */
+const untilStalled = (
+  clock: Clock.Clock,
+  millis: number,
+  body: { readonly lastByteAt: () => number; readonly paused: () => boolean; readonly finished: () => boolean }
+): Effect.Effect<boolean> =>
+  Effect.gen(function*() {
+    while (!body.finished()) {
+      const wait = body.lastByteAt() + millis - clock.unsafeCurrentTimeMillis()
+      if (wait <= 0 && !body.paused()) return true
+      yield* Effect.sleep(Duration.millis(Math.max(wait, millis / 10)))
+    }
+    return false
+  })
 
 /**
  * A body read whole into memory, into `parts` (the pieces it arrived in: after a failure, what
@@ -251,13 +272,10 @@ export const readWhole = <E, E2>(
         for (const part of chunk) if (part.byteLength > 0) parts.push(part)
         lastByteAt = clock.unsafeCurrentTimeMillis()
       }))
-    const watch = Effect.gen(function*() {
-      while (true) {
-        const wait = lastByteAt + millis - clock.unsafeCurrentTimeMillis()
-        if (wait <= 0) return yield* Effect.fail(onStall())
-        yield* Effect.sleep(Duration.millis(Math.max(wait, millis / 10)))
-      }
-    })
+    const watch = Effect.flatMap(
+      untilStalled(clock, millis, { lastByteAt: () => lastByteAt, paused: () => false, finished: () => false }),
+      () => Effect.fail(onStall())
+    )
     // interruptible: a body may be read inside a finalizer, and the race's loser must still stop
     return Effect.raceFirst(Effect.interruptible(read), Effect.interruptible(watch))
   })

@@ -101,15 +101,7 @@ export interface Source<E, R> {
 
 /** The {@link Source} of a body; a one-shot stream's counts its runs from here. @internal */
 export const toSource = <E, R>(body: UploadBody<E, R>): Source<E, R> => {
-  if (body instanceof Uint8Array) {
-    return {
-      parts: [body],
-      size: body.byteLength,
-      replayable: true,
-      file: undefined,
-      open: (offset) => Stream.succeed(body.subarray(Math.min(offset, body.byteLength)))
-    }
-  }
+  if (body instanceof Uint8Array) return partsSource([body])
   if (isReopenable(body)) {
     const reopen = body as Reopenable<E, R>
     return {
