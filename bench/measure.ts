@@ -86,19 +86,26 @@ export const bundled = <const Name extends string>(dir: string, names: ReadonlyA
     Effect.promise(async () => {
       const benchDir = Path.dirname(new URL(import.meta.url).pathname)
       const outdir = Path.join(benchDir, dir)
-      await esbuild.build({
-        entryPoints: Object.fromEntries(names.map((name) => [name, Path.join(benchDir, `${name}.ts`)])),
-        outdir,
-        outExtension: { ".js": ".mjs" },
-        bundle: true,
-        packages: "external",
-        platform: "node",
-        format: "esm",
-        target: "node20",
-        logLevel: "error"
-      })
+      await bundle(Object.fromEntries(names.map((name) => [name, Path.join(benchDir, `${name}.ts`)])), outdir)
       const paths = Object.fromEntries(names.map((name) => [name, Path.join(outdir, `${name}.mjs`)])) as Record<Name, string>
       return { outdir, ...paths }
     }),
     ({ outdir }) => Effect.sync(() => Fs.rmSync(outdir, { recursive: true, force: true }))
   )
+
+/**
+ * Bundles `entryPoints` (name → TypeScript file) into `outdir` as `<name>.mjs`: our code inlined,
+ * packages left to the `node_modules` found from `outdir`.
+ */
+export const bundle = (entryPoints: Record<string, string>, outdir: string) =>
+  esbuild.build({
+    entryPoints,
+    outdir,
+    outExtension: { ".js": ".mjs" },
+    bundle: true,
+    packages: "external",
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    logLevel: "error"
+  })

@@ -12,6 +12,7 @@ import * as Effect from "effect/Effect"
 import type * as Digest from "./Digest.js"
 import { fileReader, readFrom } from "./internal/fileRead.js"
 import { reopenableFile } from "./internal/repository/uploadBody.js"
+import { releasing } from "./internal/bodyRing.js"
 import { writeAtomically } from "./internal/fileWrite.js"
 import type * as Reference from "./Reference.js"
 import { type BlobReadError, Repository } from "./Repository.js"
@@ -35,7 +36,8 @@ export const download = Effect.fn("BlobFile.download")(function*(
 ): Effect.fn.Return<void, BlobReadError | PlatformError, Repository | FileSystem.FileSystem> {
   const fs = yield* FileSystem.FileSystem
   const repository = yield* Repository
-  yield* writeAtomically(fs, path, repository.getBlob(repo, digest, options))
+  // the file writer releases each piece once written: a large blob is read into reused memory
+  yield* writeAtomically(fs, path, repository.getBlob(repo, digest, options)).pipe(releasing(options.size))
 })
 
 /**

@@ -32,6 +32,16 @@ const stack = Layer.merge(
   NodeFileSystem.layer
 )
 
+/** The stack with resumes and a short stall timeout. */
+const resuming = Layer.merge(
+  node.layer({
+    credentials: Credentials.layerAnonymous,
+    transport: { retry: Schedule.recurs(0), bodyStallTimeout: "300 millis" },
+    repository: { resume: Schedule.recurs(3) }
+  }),
+  NodeFileSystem.layer
+)
+
 const seeded = Effect.gen(function*() {
   const registry = yield* Testing.TestRegistry
   const { digest } = yield* registry.putBlob("files/app", content)
@@ -63,6 +73,31 @@ describe("BlobFile", () => {
         expect(Buffer.compare(Fs.readFileSync(path), big)).toBe(0)
       })
     ).pipe(Effect.provide(stack), Effect.provide(Testing.layer())))
+
+  it.live("a large blob whose body breaks off, then stalls, is resumed by ranged GETs on connections of their own", () =>
+    withDir((dir) =>
+      Effect.gen(function*() {
+        const registry = yield* Testing.TestRegistry
+        // large enough to be read into the reused ring, which wraps several times
+        const big = new Uint8Array(9 * 1024 * 1024 + 77).map((_, i) => (i * 11 + (i >> 14)) % 241)
+        const { digest } = yield* registry.putBlob("files/resumed", big)
+        const ref = yield* Reference.parse(`${registry.host}/files/resumed`)
+        yield* registry.setFaults([
+          { method: "GET", path: /\/blobs\//, first: 1, action: Testing.FaultAction.cutBody(5_000_000) },
+          { method: "GET", path: /\/blobs\//, nth: [2], action: Testing.FaultAction.stallBody(1_000_000, 5_000) }
+        ])
+        const path = Path.join(dir, "big")
+        for (const size of [big.byteLength, undefined]) {
+          yield* BlobFile.download(ref, digest, path, { size }).pipe(Effect.provide(resuming))
+          expect(Buffer.compare(Fs.readFileSync(path), big)).toBe(0)
+        }
+        const gets = (yield* registry.requests).filter((r) => r.method === "GET" && r.path.includes("/blobs/"))
+        expect(gets.map((r) => r.headers["range"])).toEqual([undefined, "bytes=5000000-", "bytes=6000000-", undefined])
+        // each on a connection closed after it (a releasing consumer's GET)
+        expect(gets.every((r) => r.headers["connection"] === "close")).toBe(true)
+        expect(Fs.readdirSync(dir)).toEqual(["big"])
+      })
+    ).pipe(Effect.provide(Testing.layer())))
 
   it.live("a FIFO (like -o /dev/null) is written in place, never renamed over", () =>
     withDir((dir) =>

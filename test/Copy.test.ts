@@ -442,6 +442,37 @@ describe("Copy.copy with layouts", () => {
       }])
     }))
 
+  it.scopedLive("large layers: into a layout through reused memory, and on to another registry, byte for byte", () =>
+    Effect.gen(function*() {
+      const a = yield* Testing.make()
+      const b = yield* Testing.make()
+      const dir = yield* tempDir
+      // over the size read into a ring, the second cut part-way (a resume on a connection of its own)
+      const img = Images.image("large", { layers: 2, layerSize: 6 * 1024 * 1024 + 5 })
+      yield* Images.seed(a, "src/app", img, "v1")
+      yield* a.setFaults([{ method: "GET", path: img.blobs[2]!.descriptor.digest, first: 1, action: Testing.FaultAction.cutBody(4_500_000) }])
+      const pulled = yield* run(Copy.copy(at(a, "src/app", "v1"), Copy.layout(dir, "v1")))
+      expect(pulled.blobs.copied).toBe(3)
+      const layout = yield* run(OciLayout.open(dir))
+      for (const blob of img.blobs) {
+        // (Buffer.compare, not toEqual: vitest compares large arrays element by element)
+        const file = Fs.readFileSync(yield* run(layout.blobPath(blob.descriptor.digest)))
+        expect(Buffer.compare(file, blob.bytes)).toBe(0)
+      }
+      const [config, ...layers] = img.blobs.map((blob) =>
+        a.requests.pipe(Effect.map((log) => log.filter((r) => r.method === "GET" && r.path.endsWith(blob.descriptor.digest))))
+      )
+      expect((yield* config!).map((r) => r.headers["connection"])).toEqual(["keep-alive"])
+      expect((yield* Effect.all(layers)).map((gets) => gets.map((r) => r.headers["connection"]))).toEqual([["close"], ["close", "close"]])
+      // registry to registry: the upload holds what it reads, so the reads stay on pooled connections
+      yield* a.clearRequests
+      yield* run(Copy.copy(at(a, "src/app", "v1"), at(b, "dst/app", "v1")))
+      yield* expectImageIn(b, "dst/app", img)
+      const again = (yield* a.requests).filter((r) => r.method === "GET" && r.path.includes("/blobs/"))
+      expect(again.length).toBeGreaterThan(0)
+      expect(again.every((r) => r.headers["connection"] !== "close")).toBe(true)
+    }))
+
   it.scopedLive("an index and its referrers into a layout and back out", () =>
     Effect.gen(function*() {
       const a = yield* Testing.make()

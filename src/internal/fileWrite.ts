@@ -12,30 +12,41 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { concat, readAhead } from "./body.js"
+import { release } from "./bodyRing.js"
 
 /** A temporary name next to `path` (same directory, so that the rename is atomic). @internal */
 export const temporaryName = (path: string): string => `${path}.partial-${Math.random().toString(36).slice(2, 10)}`
 
 /**
- * Writes each batch of byte arrays with one write, through a reused staging buffer: the transport
- * delivers a body in batches of many 64 KiB arrays (see `Transport.bodyStream`), and a write per
- * array, or a fresh buffer per batch, costs more than the copy.
+ * Writes each batch of byte arrays, then releases them (see `bodyRing.ts`: a large download's
+ * bytes are views into a ring, read into again once released). A batch of a few large arrays (a
+ * ring's) is written array by array; one of many small arrays (the Transport's read-ahead of
+ * 64 KiB reads) with one write, through a reused staging buffer: a write per array, or a fresh
+ * buffer per batch, costs more than the copy.
  */
 const batchWriter = (handle: FileSystem.File) => {
-  const staging = new Uint8Array(2 * readAhead)
+  let staging: Uint8Array | undefined
   return (chunk: Chunk.Chunk<Uint8Array>): Effect.Effect<void, PlatformError> => {
-    if (chunk.length === 1) return handle.writeAll(Chunk.unsafeHead(chunk))
+    // every array: a batch may mix a ring's views with copies (bytes that came while it was full)
+    const done = Effect.sync(() => {
+      for (const part of chunk) release(part)
+    })
+    if (chunk.length <= fewParts) return Effect.zipRight(Effect.forEach(chunk, (part) => handle.writeAll(part), { discard: true }), done)
     let size = 0
     for (const part of chunk) size += part.byteLength
-    if (size > staging.byteLength) return handle.writeAll(concat(Chunk.toReadonlyArray(chunk), size))
+    if (size > 2 * readAhead) return Effect.zipRight(handle.writeAll(concat(Chunk.toReadonlyArray(chunk), size)), done)
+    staging ??= new Uint8Array(2 * readAhead)
     let offset = 0
     for (const part of chunk) {
       staging.set(part, offset)
       offset += part.byteLength
     }
-    return handle.writeAll(staging.subarray(0, size))
+    return Effect.zipRight(handle.writeAll(staging.subarray(0, size)), done)
   }
 }
+
+/** Up to this many arrays, a batch is written array by array. */
+const fewParts = 4
 
 /**
  * Streams `body` into a temporary file next to `path` (a batch of chunks per write) and renames it

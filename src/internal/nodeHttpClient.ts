@@ -7,7 +7,9 @@
  * 90 MiB for the same plain read). What this adds over the platform's `node:http` client: bodies
  * given as an `AsyncIterable` (a file read into reused buffers, see `iterableBody.ts`) are written
  * piece by piece, each piece's buffer free again once the piece after it was read; a
- * streamed body is written a whole batch at a time; and response headers are converted once.
+ * streamed body is written a whole batch at a time; response headers are converted once; and a GET
+ * made for a consumer that releases what it read (`bodyRing.ts`: a blob downloaded to a file) goes
+ * over its own connection (`http1.ts`), a large body read into a ring of reused memory.
  *
  * @internal
  */
@@ -15,7 +17,7 @@ import * as Cookies from "@effect/platform/Cookies"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
@@ -27,6 +29,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as Https from "node:https"
+import { ReleasingConsumer } from "./bodyRing.js"
+import type { Exchange, TlsOptions } from "./http1.js"
+import { sendOwn } from "./http1Response.js"
 
 /** Connection and TLS options of the client's agents. @internal */
 export interface AgentOptions {
@@ -50,14 +55,17 @@ export const make = (options: AgentOptions): Effect.Effect<HttpClient.HttpClient
         // `timeout` closes a connection idle that long in the pool; one in use is left alone (Node
         // only reports the inactivity to the request, which has its own timeouts in the Transport)
         const agent = { keepAlive: true, maxSockets: options.maxSockets, timeout: options.idleTimeoutMillis }
+        const tls = {
+          ...(options.ca === undefined ? {} : { ca: [...options.ca] }),
+          ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized })
+        } satisfies TlsOptions
         return {
           closed: false,
           http: new Http.Agent(agent),
-          https: new Https.Agent({
-            ...agent,
-            ...(options.ca === undefined ? {} : { ca: [...options.ca] }),
-            ...(options.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: options.rejectUnauthorized })
-          })
+          https: new Https.Agent({ ...agent, ...tls }),
+          tls,
+          /** The connections of GETs made on their own (see `sendOwn`). */
+          own: new Set<Exchange>()
         }
       }),
       (agents) =>
@@ -65,13 +73,28 @@ export const make = (options: AgentOptions): Effect.Effect<HttpClient.HttpClient
           agents.closed = true
           agents.http.destroy()
           agents.https.destroy()
+          for (const exchange of agents.own) exchange.destroy()
         })
     ),
-    (agents) =>
-      HttpClient.make((request, url, signal) =>
-        agents.closed
-          ? Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", description: "the HTTP client's Layer is closed" }))
-          : send(url.protocol === "https:" ? agents.https : agents.http, request, url, signal))
+    (agents) => {
+      const closed = (request: HttpClientRequest.HttpClientRequest) =>
+        Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", description: "the HTTP client's Layer is closed" }))
+      const pooled = HttpClient.make((request, url, signal) =>
+        agents.closed ? closed(request) : send(url.protocol === "https:" ? agents.https : agents.http, request, url, signal))
+      return HttpClient.makeWith(
+        (effect: Effect.Effect<HttpClientRequest.HttpClientRequest, HttpClientError.HttpClientError>) =>
+          Effect.flatMap(effect, (request) =>
+            Effect.flatMap(ReleasingConsumer, (releasing) => {
+              if (!releasing || request.method !== "GET" || request.body._tag !== "Empty") return pooled.execute(request)
+              if (agents.closed) return closed(request)
+              const url = HttpClientRequest.toUrl(request)
+              return Option.isNone(url)
+                ? Effect.fail(new HttpClientError.RequestError({ request, reason: "InvalidUrl", description: "invalid URL" }))
+                : sendOwn(request, url.value, url.value.protocol === "https:" ? agents.tls : undefined, agents.own)
+            })),
+        Effect.succeed
+      )
+    }
   )
 
 const send = (agent: Http.Agent, request: HttpClientRequest.HttpClientRequest, url: URL, signal: AbortSignal) =>

@@ -33,6 +33,7 @@ import {
 import * as Metrics from "../Metrics.js"
 import * as Reference from "../Reference.js"
 import { concat, readAhead, readBoundedText, readFailure } from "./body.js"
+import { BodyStalled, stallWatchedBody } from "./bodyRing.js"
 import * as ContentEncoding from "./contentEncoding.js"
 import { withEntry } from "./maps.js"
 import type { Response } from "../Transport.js"
@@ -408,17 +409,27 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
     const millis = Duration.toMillis(options.bodyStallTimeout)
     const declared = response.headers["content-length"]
     let received = 0
-    const source = response.stream.pipe(
-      Stream.mapChunks((chunk) => {
-        for (const bytes of chunk) received += bytes.byteLength
-        return chunk
-      }),
-      Stream.mapError((error) =>
-        new TransportError({ method, url, reason: bodyBroke(received, declared, error), cause: error })
-      )
-    )
     const onStall = () => new RequestTimeout({ method, url, phase: "body", millis })
-    const stream = guardStall(source, options.bodyStallTimeout, onStall).pipe(
+    const counted = (body: Stream.Stream<Uint8Array, HttpClientError.ResponseError>) =>
+      body.pipe(
+        Stream.mapChunks((chunk) => {
+          for (const bytes of chunk) received += bytes.byteLength
+          return chunk
+        }),
+        Stream.mapError((error) =>
+          error.cause instanceof BodyStalled
+            ? onStall()
+            : new TransportError({ method, url, reason: bodyBroke(received, declared, error), cause: error })
+        )
+      )
+    const source = counted(response.stream)
+    // A body in a ring (see `bodyRing.ts`) watches for stalls itself, and must not be read ahead:
+    // the ring is its read-ahead, and the consumer gives its pieces back.
+    const watched = Stream.suspend(() => {
+      const body = stallWatchedBody(response, millis)
+      return body === undefined ? guardStall(source, options.bodyStallTimeout, onStall) : counted(body)
+    })
+    const stream = watched.pipe(
       Stream.mapChunksEffect((chunk) => {
         let size = 0
         for (const bytes of chunk) size += bytes.byteLength

@@ -8,6 +8,7 @@ import type * as Path from "@effect/platform/Path"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import type * as Digest from "../../Digest.js"
+import { releasing } from "../bodyRing.js"
 import { fileReader } from "../fileRead.js"
 import type { FileReader } from "../iterableBody.js"
 import { LayoutBlobNotFound } from "../ociLayout/errors.js"
@@ -60,8 +61,12 @@ export const make = (
         (offset: number) => layout.readBlob(descriptor.digest, { size: descriptor.size, offset, verify: false }),
         { file: blobFile(fs, layout, descriptor.digest) }
       ),
+    // the layout's file writer releases each piece once written, and nothing between the source
+    // and it keeps pieces: a large blob from a registry is read into reused memory
     writeBlob: (descriptor, source) =>
-      layout.writeBlob(Stream.suspend(() => source(0)), { digest: descriptor.digest, size: descriptor.size }),
+      layout.writeBlob(Stream.suspend(() => source(0)), { digest: descriptor.digest, size: descriptor.size }).pipe(
+        releasing(descriptor.size)
+      ),
     mount: () => Effect.succeed(false),
     referrers: (subject) => layout.referrers(subject.digest)
   } satisfies Handle<Layout.LayoutError>))

@@ -23,6 +23,7 @@ import { InvalidResponse, type RequestTimeout, safeUrl, type TransportError } fr
 import { blobUnknown, type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import { discard } from "../body.js"
 import { readBodyInto } from "../transport.js"
+import { release } from "../bodyRing.js"
 
 
 const blobUrl = (ctx: Context, target: Target, digest: Digest.Digest) => repoUrl(ctx, target, `blobs/${digest}`)
@@ -63,7 +64,12 @@ export const parseContentRange = (
   return { start, end, total }
 }
 
-/** Drops the first `count` bytes of a byte stream. @internal */
+/**
+ * Drops the first `count` bytes of a byte stream. What it drops is released (see `bodyRing.ts`):
+ * nobody else will, and a ring must not wait for it.
+ *
+ * @internal
+ */
 export const dropBytes = (count: number) => <E, R>(self: Stream.Stream<Uint8Array, E, R>): Stream.Stream<Uint8Array, E, R> =>
   count <= 0 ? self : Stream.suspend(() => {
     let left = count
@@ -71,6 +77,7 @@ export const dropBytes = (count: number) => <E, R>(self: Stream.Stream<Uint8Arra
       if (left === 0) return Option.some(chunk)
       if (chunk.byteLength <= left) {
         left -= chunk.byteLength
+        release(chunk)
         return Option.none()
       }
       const rest = chunk.subarray(left)

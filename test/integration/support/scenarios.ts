@@ -8,7 +8,11 @@ import { expect, type Vitest } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as Crypto from "node:crypto"
 import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as BlobFile from "../../../src/BlobFile.js"
+import * as Copy from "../../../src/Copy.js"
 import * as Digest from "../../../src/Digest.js"
 import * as MediaType from "../../../src/MediaType.js"
 import * as Layout from "../../../src/OciLayout.js"
@@ -96,6 +100,39 @@ export const skopeoToClient = (it: Vitest.MethodsNonLive<Env, true>) => {
       const range = yield* repo.getBlobRange(target, Client.digest(image.layers[0]!.digest), { offset: 10, length: 100 })
         .pipe(Stream.runCollect, Effect.map((c) => Buffer.concat(Chunk.toReadonlyArray(c))))
       expect(range.equals(Buffer.from(image.layers[0]!.bytes.subarray(10, 110)))).toBe(true)
+    }))
+
+  it.effect("a large blob: BlobFile.download and Copy into a layout, on connections of their own, byte for byte", () =>
+    Effect.gen(function*() {
+      const { registry } = yield* Fixture
+      const repo = yield* Repository.Repository
+      const target = Client.ref(registry, "it/large")
+      // large enough for the ring of reused memory a download to a file reads into
+      const layer = Crypto.randomBytes(9 * 1024 * 1024 + 3)
+      const config = new TextEncoder().encode(JSON.stringify({ architecture: "amd64", os: "linux" }))
+      const layerBlob = yield* repo.putBlob(target, layer, { mediaType: MediaType.OciLayerGzip })
+      const configBlob = yield* repo.putBlob(target, config, { mediaType: MediaType.OciConfig })
+      const dir = yield* scratch("large")
+      Fs.mkdirSync(dir, { recursive: true })
+      const file = Path.join(dir, "blob")
+      for (const size of [layer.byteLength, undefined]) {
+        yield* BlobFile.download(target, layerBlob.digest, file, { size }).pipe(Effect.provide(NodeContext.layer))
+        expect(Fs.readFileSync(file).equals(layer)).toBe(true)
+      }
+      const bytes = new TextEncoder().encode(JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.OciManifest,
+        config: { mediaType: MediaType.OciConfig, digest: configBlob.digest, size: configBlob.size },
+        layers: [{ mediaType: MediaType.OciLayerGzip, digest: layerBlob.digest, size: layerBlob.size }]
+      }))
+      yield* repo.putManifest(Client.ref(registry, "it/large", "v1"), { bytes, mediaType: MediaType.OciManifest })
+      const layoutDir = Path.join(dir, "layout")
+      const copied = yield* Copy.copy(Copy.registry(Client.ref(registry, "it/large", "v1")), Copy.layout(layoutDir, "v1")).pipe(
+        Effect.provide(NodeContext.layer)
+      )
+      expect(copied.blobs.copied).toBe(2)
+      const [algorithm, hex] = layerBlob.digest.split(":")
+      expect(Fs.readFileSync(Path.join(layoutDir, "blobs", algorithm!, hex!)).equals(layer)).toBe(true)
     }))
 
   it.effect("lists the tags skopeo pushed", () =>

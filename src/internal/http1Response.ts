@@ -1,0 +1,169 @@
+/**
+ * A GET on its own connection (`http1.ts`) as an `HttpClientResponse`: what the client uses for a
+ * consumer that releases what it read (`bodyRing.ts`), whose large bodies come in a ring.
+ *
+ * @internal
+ */
+import * as Cookies from "@effect/platform/Cookies"
+import * as Headers from "@effect/platform/Headers"
+import * as HttpClientError from "@effect/platform/HttpClientError"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
+import * as UrlParams from "@effect/platform/UrlParams"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Inspectable from "effect/Inspectable"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
+import { ringFrom, stallWatched, type StallWatchedBody } from "./bodyRing.js"
+import { Exchange, type Head, type TlsOptions } from "./http1.js"
+
+const badValue = /[^\t\x20-\x7e\x80-\xff]/
+const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+/** Headers this exchange writes itself. */
+const own = new Set(["host", "connection", "content-length", "transfer-encoding", "keep-alive"])
+
+/** A large blob's body, unencoded and declared: worth a ring. */
+const wantsRing = (head: Head): boolean => {
+  if (head.status !== 200 && head.status !== 206) return false
+  if (head.headers["content-encoding"] !== undefined) return false
+  const length = Number(head.headers["content-length"])
+  return Number.isSafeInteger(length) && length >= ringFrom
+}
+
+/** Connections of unread responses are closed when the response is collected. */
+const unread = new FinalizationRegistry<Exchange>((exchange) => exchange.destroy())
+
+/**
+ * Sends a GET on a connection of its own (`Connection: close`), tracked in `open` until it closes.
+ * An interrupted request closes it.
+ *
+ * @internal
+ */
+export const sendOwn = (
+  request: HttpClientRequest.HttpClientRequest,
+  url: URL,
+  tls: TlsOptions | undefined,
+  open: Set<Exchange>
+): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
+  Effect.async((resume) => {
+    let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`
+    for (const [name, value] of Object.entries(request.headers)) {
+      if (own.has(name)) continue
+      if (!token.test(name) || badValue.test(value)) {
+        return resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", description: `invalid header ${JSON.stringify(name)}` })))
+      }
+      head += `${name}: ${value}\r\n`
+    }
+    head += "connection: close\r\n\r\n"
+    const exchange: Exchange = new Exchange(
+      url,
+      head,
+      tls,
+      wantsRing,
+      (received) => resume(Effect.succeed(new OwnResponse(request, received, exchange))),
+      (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+    )
+    open.add(exchange)
+    exchange.socket.once("close", () => open.delete(exchange))
+    return Effect.sync(() => exchange.destroy())
+  })
+
+class OwnResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse, StallWatchedBody {
+  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
+  readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
+  readonly headers: Headers.Headers
+  private cachedText: Effect.Effect<string, HttpClientError.ResponseError> | undefined
+
+  constructor(readonly request: HttpClientRequest.HttpClientRequest, private readonly head: Head, private readonly exchange: Exchange) {
+    super()
+    this.headers = Headers.fromInput(head.headers)
+    unread.register(this, exchange, this)
+  }
+
+  readonly onError = (cause: unknown) => new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+
+  get status(): number {
+    return this.head.status
+  }
+  get remoteAddress(): Option.Option<string> {
+    return Option.fromNullable(this.exchange.socket.remoteAddress)
+  }
+  get cookies(): Cookies.Cookies {
+    const header = this.head.headers["set-cookie"]
+    return header === undefined ? Cookies.empty : Cookies.fromSetCookie(header)
+  }
+
+  /** The body: with `stallMillis`, failed with a `BodyStalled` cause when no byte comes that long while there is room. */
+  private body(stallMillis: number | undefined): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    const exchange = this.exchange
+    const pull: Effect.Effect<Chunk.Chunk<Uint8Array>, Option.Option<HttpClientError.ResponseError>> = Effect.suspend(() => {
+      const next = exchange.take()
+      if (next === undefined) {
+        return Effect.zipRight(
+          Effect.async<void>((resume) => {
+            const cancel = exchange.wait(() => resume(Effect.void), stallMillis)
+            return Effect.sync(cancel)
+          }),
+          pull
+        )
+      }
+      if (next === true) return Effect.fail(Option.none())
+      if (next instanceof Error) return Effect.fail(Option.some(this.onError(next)))
+      return Effect.succeed(Chunk.unsafeFromArray(next))
+    })
+    return Stream.suspend(() => {
+      unread.unregister(this)
+      return Stream.ensuring(Stream.repeatEffectChunkOption(pull), Effect.sync(() => exchange.destroy()))
+    })
+  }
+
+  get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return this.body(undefined)
+  }
+  [stallWatched](millis: number): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
+    return this.body(millis)
+  }
+
+  get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
+    return Effect.flatMap(IncomingMessage.MaxBodySize, (max) =>
+      Effect.suspend(() => {
+        const limit = Option.isSome(max) ? Number(max.value) : Infinity
+        const parts: Array<Uint8Array> = []
+        let size = 0
+        return Stream.runForEach(this.stream, (part) =>
+          Effect.suspend(() => {
+            size += part.byteLength
+            if (size > limit) return Effect.fail(this.onError(new Error(`the body is larger than ${limit} bytes`)))
+            parts.push(part)
+            return Effect.void
+          })).pipe(Effect.map(() => {
+            const out = new Uint8Array(size)
+            let offset = 0
+            for (const part of parts) {
+              out.set(part, offset)
+              offset += part.byteLength
+            }
+            return out.buffer
+          }))
+      }))
+  }
+  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
+    // a body can be read once: the text is kept for `json` and later reads
+    this.cachedText ??= Effect.runSync(Effect.cached(Effect.map(this.arrayBuffer, (bytes) => new TextDecoder().decode(bytes))))
+    return this.cachedText
+  }
+  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
+    return Effect.tryMap(this.text, { try: (text) => (text === "" ? null : JSON.parse(text)), catch: this.onError })
+  }
+  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
+    return Effect.flatMap(this.text, (text) => Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: this.onError }))
+  }
+  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
+    return Effect.fail(this.onError(new Error("form bodies are not supported")))
+  }
+  toJSON(): unknown {
+    return IncomingMessage.inspect(this, { _id: "@effect/platform/HttpClientResponse", request: this.request.toJSON(), status: this.status })
+  }
+}
