@@ -10,7 +10,7 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { withLibrary } from "./load.js"
+import { withServeLibrary } from "./load.js"
 import { UsageError } from "./errors.js"
 import * as Output from "./output.js"
 
@@ -48,7 +48,7 @@ export const serve = Command.make(
     )
   },
   (o) =>
-    withLibrary(({ TestRegistry }) => Effect.gen(function*() {
+    withServeLibrary(({ TestRegistry }) => Effect.gen(function*() {
       const accounts = yield* users(o.user)
       if (o.auth !== "none" && Object.keys(accounts).length === 0) {
         return yield* new UsageError({ message: `--auth ${o.auth} needs at least one --user NAME:PASSWORD` })

@@ -19,7 +19,7 @@ import * as Redacted from "effect/Redacted"
 import * as Fs from "node:fs"
 import { inContext, UsageError } from "./errors.js"
 import { globals } from "./global.js"
-import { type Library, withLibrary } from "./load.js"
+import { type SyncLibrary, withSyncLibrary } from "./load.js"
 import * as Output from "./output.js"
 import type { Summary } from "../Sync.js"
 
@@ -60,7 +60,7 @@ export const parseAddress = (text: string): Option.Option<{ readonly host: strin
   return port > 0 && port < 65536 ? Option.some({ host: match[1]!.replace(/^\[|\]$/g, ""), port }) : Option.none()
 }
 
-const stateLayer = (lib: Library, stateFile: string, url: Option.Option<string>) =>
+const stateLayer = (lib: SyncLibrary, stateFile: string, url: Option.Option<string>) =>
   Option.match(url, {
     onNone: () =>
       Fs.existsSync(stateFile)
@@ -72,7 +72,7 @@ const stateLayer = (lib: Library, stateFile: string, url: Option.Option<string>)
 const short = (digest: string | null) => (digest === null ? "-" : digest.replace(/^sha256:/, "").slice(0, 12))
 
 const status = Command.make("status", { state, cluster, json }, (options) =>
-  withLibrary((lib) =>
+  withSyncLibrary((lib) =>
     Effect.gen(function*() {
       const layer = yield* stateLayer(lib, options.state, options.cluster)
       const rows = yield* lib.Sync.status.pipe(Effect.provide(layer))
@@ -123,7 +123,7 @@ export const sync = Command.make("sync", {
     Options.withDescription("Run a pass every INTERVAL (30s, 5m, 1h) until stopped.")
   )
 }, (options) =>
-  withLibrary((lib) =>
+  withSyncLibrary((lib) =>
     Effect.gen(function*() {
       if (Option.isNone(options.config)) {
         return yield* new UsageError({ message: "sync needs a CONFIG file (or: effect-oci sync status)" })

@@ -124,4 +124,20 @@ layer(TestRegistry.layer(), { excludeTestServices: true })("cp, pull, push", (it
         bytes: expect.any(Number)
       })
     }))
+
+  it.effect("cp loads neither sync (its cluster, SQL and SQLite modules) nor the embedded registry", () =>
+    Effect.gen(function*() {
+      const registry = yield* TestRegistry.TestRegistry
+      const image = yield* seedImage(registry, "chunks/src", { tag: "v1", layers: [10] })
+      const log = Path.join(sandbox().dir, "load.log")
+      const hooks = Path.resolve("test/runtime/loadLog.mjs")
+      const run = yield* cli(["cp", `${registry.host}/chunks/src:v1`, `${registry.host}/chunks/dst:v1`], {
+        env: { NODE_OPTIONS: `--import ${hooks}`, LOAD_LOG: log }
+      })
+      expect(run).toMatchObject({ code: 0, out: `${image.digest}\n` })
+      const loaded = Fs.readFileSync(log, "utf8").trim().split("\n")
+      // the library chunk was loaded (what this test looks at), and nothing of sync or serve
+      expect(loaded.some((url) => /\/library-[^/]+\.js$/.test(url))).toBe(true)
+      expect(loaded.filter((url) => /\/library(Sync|Serve)-[^/]+\.js$|\/(better-sqlite3|bindings)\//.test(url))).toEqual([])
+    }))
 })
