@@ -24,7 +24,7 @@ import * as Ref from "effect/Ref"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/transport.js"
-import { IterableBodies } from "./internal/iterableBody.js"
+import { IterableBodies, KeepsDeadlines } from "./internal/iterableBody.js"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as Headers from "@effect/platform/Headers"
 import { InvalidResponse } from "./RegistryError.js"
@@ -124,9 +124,15 @@ export interface Options {
    * 500, 502, 503, 504). A `Retry-After` longer than the schedule's delay wins.
    */
   readonly retry?: Schedule.Schedule<unknown, RetryableFailure> | undefined
-  /** Time allowed for connecting and receiving the response headers, per attempt. */
+  /**
+   * Time allowed for connecting and, once the request's body was sent, for the response headers,
+   * per attempt. Sending the body is not counted: a slow upload is bounded by `bodyStallTimeout`.
+   */
   readonly headersTimeout?: Duration.DurationInput | undefined
-  /** Time a response body may go without delivering a byte. There is no overall body timeout. */
+  /**
+   * Time a body may go without moving a byte: a response body delivering nothing, or a request
+   * body (an upload) the connection takes nothing of. There is no overall body timeout.
+   */
   readonly bodyStallTimeout?: Duration.DurationInput | undefined
   /** The longest `Retry-After` waited for; above it the request fails at once with `TooManyRequests`. */
   readonly maxRetryAfter?: Duration.DurationInput | undefined
@@ -195,7 +201,8 @@ export const make = (options: Options = {}): Effect.Effect<Transport["Type"], ne
     const backoff = yield* Ref.make<ReadonlyMap<string, number>>(new Map())
     // told by the client's Layer (node.layerHttpClient): nothing about a client says it
     const iterableBodies = yield* IterableBodies
-    return Transport.of({ ...internal.make(client, resolve(options), backoff), iterableBodies })
+    const keepsDeadlines = yield* KeepsDeadlines
+    return Transport.of({ ...internal.make(client, resolve(options), backoff, keepsDeadlines), iterableBodies })
   })
 
 /**

@@ -23,7 +23,7 @@ import type * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import type * as Undici from "@effect/platform-node/Undici"
 import * as Tls from "node:tls"
 import * as Credentials from "./Credentials.js"
-import { IterableBodies } from "./internal/iterableBody.js"
+import { IterableBodies, KeepsDeadlines } from "./internal/iterableBody.js"
 import * as NodeHttp from "./internal/nodeHttpClient.js"
 import * as Stack from "./Stack.js"
 
@@ -74,8 +74,10 @@ export const layerHttpClient = (options: HttpOptions = {}): Layer.Layer<HttpClie
       ...(options.insecureSkipVerify === true ? { rejectUnauthorized: false } : {})
     })
   ).pipe(
-    // the client takes an AsyncIterable body and pulls it as it writes: uploads of files use it
-    Layer.merge(Layer.succeed(IterableBodies, true))
+    // the client takes an AsyncIterable body and pulls it as it writes: uploads of files use it;
+    // and it keeps the Transport's deadlines itself, with a timer per request instead of a fiber
+    Layer.merge(Layer.succeed(IterableBodies, true)),
+    Layer.merge(Layer.succeed(KeepsDeadlines, true))
   )
 
 /**

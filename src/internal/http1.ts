@@ -161,9 +161,9 @@ export class Exchange {
     this.socket.write(requestHead, "latin1")
   }
 
-  /** Closes the connection; a body not yet complete fails. */
-  destroy(): void {
-    this.fail(failure("the request was closed", "ECONNRESET"))
+  /** Closes the connection; a body not yet complete fails (with `cause` when given). */
+  destroy(cause: Error = failure("the request was closed", "ECONNRESET")): void {
+    this.fail(cause)
   }
 
   /** What the consumer may take now: pieces, the end (`true`), a failure, or nothing yet (`undefined`). */

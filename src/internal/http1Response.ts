@@ -18,6 +18,7 @@ import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { ringFrom, stallWatched, type StallWatchedBody } from "./bodyRing.js"
 import { Exchange, type Head, type TlsOptions } from "./http1.js"
+import { type Deadline, deadline, type Deadlines } from "./requestTimeouts.js"
 
 const badValue = /[^\t\x20-\x7e\x80-\xff]/
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
@@ -45,7 +46,8 @@ export const sendOwn = (
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
   tls: TlsOptions | undefined,
-  open: Set<Exchange>
+  open: Set<Exchange>,
+  deadlines?: Deadlines | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async((resume) => {
     let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`
@@ -57,14 +59,23 @@ export const sendOwn = (
       head += `${name}: ${value}\r\n`
     }
     head += "connection: close\r\n\r\n"
+    // the Transport's headers deadline, when it gives one (see requestTimeouts.ts): a GET has no body
+    let timer: Deadline | undefined
     const exchange: Exchange = new Exchange(
       url,
       head,
       tls,
       wantsRing,
-      (received) => resume(Effect.succeed(new OwnResponse(request, received, exchange))),
-      (cause) => resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      (received) => {
+        timer?.stop()
+        resume(Effect.succeed(new OwnResponse(request, received, exchange)))
+      },
+      (cause) => {
+        timer?.stop()
+        resume(Effect.fail(new HttpClientError.RequestError({ request, reason: "Transport", cause })))
+      }
     )
+    if (deadlines !== undefined) timer = deadline(deadlines, (timedOut) => exchange.destroy(timedOut))
     open.add(exchange)
     exchange.socket.once("close", () => open.delete(exchange))
     return Effect.sync(() => exchange.destroy())

@@ -14,6 +14,7 @@
  */
 import type * as HttpClient from "@effect/platform/HttpClient"
 import { HttpClient as HttpClientTag } from "@effect/platform/HttpClient"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -34,9 +35,44 @@ export class IterableBodies extends Context.Reference<IterableBodies>()("effect-
 }) {}
 
 /**
+ * Whether the `HttpClient` keeps the Transport's deadlines of a request itself (see
+ * `requestTimeouts.ts`), failing a late request with a `RequestError` caused by `TimedOut`. False
+ * unless the client's Layer says so (`node.layerHttpClient` does).
+ *
+ * @internal
+ */
+export class KeepsDeadlines extends Context.Reference<KeepsDeadlines>()("effect-oci/KeepsDeadlines", {
+  defaultValue: (): boolean => false
+}) {}
+
+/** Whether a raw body is one the client pulls piece by piece. @internal */
+export const isAsyncIterable = (body: unknown): body is AsyncIterable<Uint8Array> =>
+  typeof body === "object" && body !== null && Symbol.asyncIterator in body
+
+/**
+ * The body of a request when it is all in memory (sent in one write): `null` for none, `undefined`
+ * for a body still to be read (a stream, a file pulled piece by piece).
+ *
+ * @internal
+ */
+export const bodyInHand = (body: HttpClientRequest.HttpClientRequest["body"]): Uint8Array | string | null | undefined => {
+  switch (body._tag) {
+    case "Empty":
+      return null
+    case "Uint8Array":
+      return body.body
+    case "Raw":
+      return typeof body.body === "string" || body.body instanceof Uint8Array ? body.body : undefined
+    default:
+      return undefined
+  }
+}
+
+/**
  * A Layer that wraps the `HttpClient` in context (a rate limit, a log) and says of the result what
- * the wrapped client's Layer said ({@link IterableBodies}): the wrapper hands bodies through as
- * they are, so the Transport may keep giving file bodies the client pulls.
+ * the wrapped client's Layer said ({@link IterableBodies}, {@link KeepsDeadlines}): the wrapper
+ * hands bodies through as they are, so the Transport may keep giving file bodies the client pulls,
+ * and runs the wrapped client in the request's fiber, where the Transport's deadlines are.
  *
  * @internal
  */
@@ -45,8 +81,9 @@ export const layerAroundClient = <E, R>(
 ): Layer.Layer<HttpClient.HttpClient, E, HttpClient.HttpClient | R> =>
   Layer.effectContext(Effect.gen(function*() {
     const iterable = yield* IterableBodies
+    const keeps = yield* KeepsDeadlines
     const wrapped = yield* Effect.flatMap(HttpClientTag, wrap)
-    return Context.make(HttpClientTag, wrapped).pipe(Context.add(IterableBodies, iterable))
+    return Context.make(HttpClientTag, wrapped).pipe(Context.add(IterableBodies, iterable), Context.add(KeepsDeadlines, keeps))
   }))
 
 /**

@@ -37,6 +37,7 @@ import { BodyStalled, stallWatchedBody } from "./bodyRing.js"
 import * as ContentEncoding from "./contentEncoding.js"
 import { withEntry } from "./maps.js"
 import type { Response } from "../Transport.js"
+import { currentDeadlines, type Deadlines, executeWatched, TimedOut } from "./requestTimeouts.js"
 
 const decoder = new TextDecoder()
 
@@ -346,7 +347,7 @@ const classify = (error: unknown): { readonly reason: string } | undefined => {
 export type HostBackoff = Ref.Ref<ReadonlyMap<string, number>>
 
 /** Builds the transport's `execute` and helpers. @internal */
-export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff) => {
+export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, backoff: HostBackoff, keepsDeadlines = false) => {
   // The client's own `http.client` spans record the full URL, its query and the `Location` header:
   // pre-signed blob URLs, signature included. Each hop gets our span instead (see `sendOnce`),
   // whose attributes are all safe.
@@ -390,6 +391,27 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
         const until = now + millis
         return (map.get(host) ?? 0) >= until ? map : withEntry(map, host, until)
       }))
+
+  const deadlines: Deadlines = {
+    headersMillis: Duration.toMillis(options.headersTimeout),
+    stallMillis: Duration.toMillis(options.bodyStallTimeout)
+  }
+
+  /**
+   * One exchange within the deadlines: a client that keeps them (node.layerHttpClient) gets them
+   * with the request; any other is watched from outside (see `requestTimeouts.ts`).
+   */
+  const exchange = (request: HttpClientRequest.HttpClientRequest, url: URL) =>
+    (keepsDeadlines
+      ? Effect.locally(client.execute(request), currentDeadlines, deadlines)
+      : executeWatched(client, request, deadlines)).pipe(
+        Effect.mapError((error) => {
+          const late = error._tag === "RequestError" ? error.cause : undefined
+          return late instanceof TimedOut
+            ? new RequestTimeout({ method: request.method, url: safeUrl(url), phase: late.phase, millis: late.millis })
+            : transportError(request, error)
+        })
+      )
 
   const transportError = (request: HttpClientRequest.HttpClientRequest, error: HttpClientError.HttpClientError) => {
     const known = classify(error)
@@ -537,18 +559,7 @@ export const make = (given: HttpClient.HttpClient, options: ResolvedOptions, bac
       ? Number(request.body.contentLength ?? 0)
       : 0
     const route = Metrics.routeTemplate(url.pathname)
-    return client.execute(request).pipe(
-      Effect.mapError((error) => transportError(request, error)),
-      Effect.timeoutFail({
-        duration: options.headersTimeout,
-        onTimeout: () =>
-          new RequestTimeout({
-            method: request.method,
-            url: safeUrl(url),
-            phase: "headers",
-            millis: Duration.toMillis(options.headersTimeout)
-          })
-      }),
+    return exchange(request, url).pipe(
       Effect.tap((response) =>
         Effect.annotateCurrentSpan({
           "http.response.status_code": response.status,
