@@ -15,6 +15,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import type { AddressInfo } from "node:net"
+import { ReleasingConsumer } from "../src/internal/bodyRing.js"
 import * as node from "../src/node.js"
 import * as Transport from "../src/Transport.js"
 
@@ -117,4 +118,13 @@ describe.each(clients)("Transport deadlines on node.%s", (_, layerHttpClient) =>
       const { result } = yield* patch("/never", HttpBody.empty)
       expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis })
     }))
+
+  it.scopedLive("a download's GET on a connection of its own (a releasing consumer) that is never answered fails with a headers timeout", () =>
+    Effect.gen(function*() {
+      const { server: s } = yield* server
+      const t = yield* Transport.Transport
+      const request = HttpClientRequest.get(`http://127.0.0.1:${(s.address() as AddressInfo).port}/never`)
+      const result = yield* Effect.either(Effect.provideService(t.execute(request), ReleasingConsumer, true))
+      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis })
+    }).pipe(Effect.provide(transport)))
 })
