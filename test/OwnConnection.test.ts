@@ -107,7 +107,8 @@ const get = (url: string, releasing = true) =>
 /**
  * Reads a body as a releasing consumer does: each chunk hashed, kept a while (`holdMillis`, the
  * socket reading on meanwhile), checked unchanged, then released. Returns the digest, the pieces'
- * distinct buffers, and how many pieces were found changed before their release.
+ * distinct buffers, how many pieces were found changed before their release, and the most pieces
+ * in one chunk.
  */
 const releasingRead = <E>(body: Stream.Stream<Uint8Array, E>, holdMillis = 0) =>
   Effect.suspend(() => {
@@ -115,9 +116,11 @@ const releasingRead = <E>(body: Stream.Stream<Uint8Array, E>, holdMillis = 0) =>
     const buffers = new Set<ArrayBufferLike>()
     let size = 0
     let changed = 0
+    let mostPieces = 0
     return Stream.runForEachChunk(body, (chunk) =>
       Effect.gen(function*() {
         const copies = Chunk.toReadonlyArray(chunk).map((piece) => Buffer.from(piece))
+        mostPieces = Math.max(mostPieces, chunk.length)
         for (const piece of chunk) {
           hash.update(piece)
           buffers.add(piece.buffer)
@@ -128,7 +131,7 @@ const releasingRead = <E>(body: Stream.Stream<Uint8Array, E>, holdMillis = 0) =>
           if (!copies[i]!.equals(piece)) changed++
         })
         for (const piece of chunk) release(piece)
-      })).pipe(Effect.map(() => ({ sha256: hash.digest("hex"), buffers, size, changed })))
+      })).pipe(Effect.map(() => ({ sha256: hash.digest("hex"), buffers, size, changed, mostPieces })))
   })
 
 const collect = <E>(body: Stream.Stream<Uint8Array, E>) =>
@@ -244,6 +247,8 @@ describe("GETs of a releasing consumer: a large body in a ring", () => {
       // the ring wrapped many times over the same memory
       expect(read.buffers.size).toBeLessThanOrEqual(4)
       expect([...read.buffers].every((buffer) => buffer.byteLength === MiB)).toBe(true)
+      // the reads into one slab come as one piece: a batch holds at most one per slab
+      expect(read.mostPieces).toBeLessThanOrEqual(4)
     }).pipe(Effect.provide(client)))
 
   it.scopedLive("over TLS too: a consumer slower than the socket gets every byte", () =>

@@ -19,10 +19,10 @@ export const temporaryName = (path: string): string => `${path}.partial-${Math.r
 
 /**
  * Writes each batch of byte arrays, then releases them (see `bodyRing.ts`: a large download's
- * bytes are views into a ring, read into again once released). A batch of a few large arrays (a
- * ring's) is written array by array; one of many small arrays (the Transport's read-ahead of
- * 64 KiB reads) with one write, through a reused staging buffer: a write per array, or a fresh
- * buffer per batch, costs more than the copy.
+ * bytes are views into a ring, read into again once released). A batch of large arrays (a ring's
+ * views, one per slab) is written array by array; one of many small arrays (the Transport's
+ * read-ahead of 64 KiB reads) with one write, through a reused staging buffer: a write per array,
+ * or a fresh buffer per batch, costs more than the copy.
  */
 const batchWriter = (handle: FileSystem.File) => {
   let staging: Uint8Array | undefined
@@ -31,9 +31,11 @@ const batchWriter = (handle: FileSystem.File) => {
     const done = Effect.sync(() => {
       for (const part of chunk) release(part)
     })
-    if (chunk.length <= fewParts) return Effect.zipRight(Effect.forEach(chunk, (part) => handle.writeAll(part), { discard: true }), done)
     let size = 0
     for (const part of chunk) size += part.byteLength
+    if (chunk.length === 1 || size >= chunk.length * largeParts) {
+      return Effect.zipRight(Effect.forEach(chunk, (part) => handle.writeAll(part), { discard: true }), done)
+    }
     if (size > 2 * readAhead) return Effect.zipRight(handle.writeAll(concat(Chunk.toReadonlyArray(chunk), size)), done)
     staging ??= new Uint8Array(2 * readAhead)
     let offset = 0
@@ -45,8 +47,8 @@ const batchWriter = (handle: FileSystem.File) => {
   }
 }
 
-/** Up to this many arrays, a batch is written array by array. */
-const fewParts = 4
+/** Arrays this large on average (a ring's views) are written one by one. */
+const largeParts = 256 * 1024
 
 /**
  * Streams `body` into a temporary file next to `path` (a batch of chunks per write) and renames it

@@ -291,9 +291,15 @@ export class Exchange {
     const framing = this.framing
     const piece = (start: number, end: number) => {
       if (end <= start) return
-      const bytes = inRing ? buffer.subarray(start, end) : buffer.slice(start, end)
-      this.queued.push(bytes)
-      this.queuedBytes += bytes.byteLength
+      const last = this.queued[this.queued.length - 1]
+      const at = buffer.byteOffset + start
+      if (inRing && last !== undefined && last.buffer === buffer.buffer && last.byteOffset + last.byteLength === at) {
+        // right after the last piece in the same slab: one piece (one write) instead of one per read
+        this.queued[this.queued.length - 1] = new Uint8Array(buffer.buffer, last.byteOffset, last.byteLength + end - start)
+      } else {
+        this.queued.push(inRing ? buffer.subarray(start, end) : buffer.slice(start, end))
+      }
+      this.queuedBytes += end - start
       this.wake()
     }
     if (framing.kind === "close") return piece(from, to)
