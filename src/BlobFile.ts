@@ -20,7 +20,9 @@ import { type BlobReadError, Repository } from "./Repository.js"
 /**
  * Downloads a blob into `path`: the verified stream is written to a temporary file next to it,
  * which is renamed to `path` only when the digest (and `size`, when given) matched; on any failure or
- * interruption the temporary file is removed and `path` is left as it was.
+ * interruption the temporary file is removed and `path` is left as it was. A body that breaks off
+ * is resumed where it stopped. Memory stays flat whatever the blob's size: with the Node client, a
+ * large blob (or one of unknown size) comes over a connection of its own into a few reused buffers.
  *
  * @example
  * BlobFile.download(ref, layer.digest, "/tmp/layer.tar.gz", { size: layer.size })
