@@ -1,11 +1,12 @@
 /**
- * GETs for a consumer that releases what it read (`bodyRing.ts`) go over a connection of their own
- * (`http1.ts`): against raw loopback servers that write heads and bodies in awkward pieces, the
- * client parses Content-Length, chunked (extensions, trailers) and close-delimited bodies, skips
+ * GETs for a consumer that releases what it read (`bodyRing.ts`) go over connections of the
+ * client's own (`http1.ts`, `http1Pool.ts`): against raw loopback servers that write heads and
+ * bodies in awkward pieces, the client parses Content-Length, chunked (extensions, trailers) and close-delimited bodies, skips
  * 1xx answers, refuses malformed ones, and fails a body cut short. A large body comes in views
  * into at most four reused slabs, never overwritten before they are released, intact however
- * slow the consumer. Interruption closes the socket, a stalled body times out, and everything
- * else stays on the pooled node:http client.
+ * slow the consumer. Connections are kept alive between answers that end cleanly, and only then.
+ * Interruption closes the socket, a stalled body times out, and everything else stays on the
+ * pooled node:http client.
  */
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -39,8 +40,8 @@ interface Server {
 }
 
 /**
- * A loopback server that reads each request's head, then hands the socket to `respond` (the
- * connection's number, from 0).
+ * A loopback server that reads each request's head, then hands the socket to `respond` with the
+ * request's number (from 0, over all connections); a kept-alive connection's next request too.
  */
 const rawServer = (respond: (socket: Net.Socket, n: number) => void, tls?: { readonly key: string; readonly cert: string }) =>
   Effect.acquireRelease(
@@ -49,20 +50,19 @@ const rawServer = (respond: (socket: Net.Socket, n: number) => void, tls?: { rea
       const closings: Array<Promise<void>> = []
       const sockets = new Set<Net.Socket>()
       const onConnection = (socket: Net.Socket) => {
-        const n = closings.length
         sockets.add(socket)
         closings.push(new Promise((resolve) => socket.on("close", () => resolve())))
         socket.on("close", () => sockets.delete(socket))
         socket.on("error", () => undefined)
-        let head = ""
-        const onData = (data: Buffer) => {
-          head += data.toString("latin1")
-          if (!head.includes("\r\n\r\n")) return
-          socket.off("data", onData)
-          heads.push(head)
-          respond(socket, n)
-        }
-        socket.on("data", onData)
+        let received = ""
+        socket.on("data", (data: Buffer) => {
+          received += data.toString("latin1")
+          for (let end = received.indexOf("\r\n\r\n"); end !== -1; end = received.indexOf("\r\n\r\n")) {
+            heads.push(received.slice(0, end + 4))
+            received = received.slice(end + 4)
+            respond(socket, heads.length - 1)
+          }
+        })
       }
       const server = tls === undefined ? Net.createServer(onConnection) : Tls.createServer(tls, onConnection)
       server.on("close", () => sockets.forEach((s) => s.destroy()))
@@ -149,8 +149,9 @@ describe("GETs of a releasing consumer: framing", () => {
       expect(response.headers["x-two"]).toBe("a, b")
       expect((yield* collect(response.stream)).equals(body)).toBe(true)
       // the request went out on its own connection, closed after it
-      expect(server.heads[0]).toMatch(/^GET \/v2\/blob HTTP\/1\.1\r\n/)
-      expect(server.heads[0]).toContain("connection: close\r\n")
+      // the request went out on a connection of our own (Node's client says `connection: keep-alive`)
+      expect(server.heads[0]).toMatch(/^GET \/v2\/blob HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/)
+      expect(server.heads[0]).not.toMatch(/connection:/i)
     }).pipe(Effect.provide(client)))
 
   it.scopedLive("chunked, with chunk extensions and trailers, in pieces of 7 bytes", () =>
@@ -335,16 +336,76 @@ describe("GETs of a releasing consumer: a large body in a ring", () => {
     ))
 })
 
+describe("GETs of a releasing consumer: connections kept alive", () => {
+  const answer = (body: Uint8Array, extra = "") =>
+    Buffer.concat([latin1(`HTTP/1.1 200 OK\r\nContent-Length: ${body.byteLength}\r\n${extra}\r\n`), body])
+
+  it.scopedLive("one connection serves answers in a row: large ones in rings, small, chunked, empty", () =>
+    Effect.gen(function*() {
+      const large = random(6 * MiB + 3)
+      const small = random(1000)
+      const wires = [
+        answer(large),
+        answer(small),
+        Buffer.concat([latin1("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3e8\r\n"), small, latin1("\r\n0\r\n\r\n")]),
+        latin1("HTTP/1.1 307 Temporary Redirect\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n"),
+        answer(large)
+      ]
+      const server = yield* rawServer((socket, n) => void writePaced(socket, wires[n]!, 100_000))
+      for (const expected of [large, small, small, Buffer.alloc(0), large]) {
+        const read = yield* Effect.flatMap(get(server.url), (r) => releasingRead(r.stream))
+        expect(read.sha256).toBe(sha256(expected))
+      }
+      expect(server.connections()).toBe(1)
+    }).pipe(Effect.provide(client)))
+
+  it.scopedLive("not kept: after `Connection: close`, an HTTP/1.0 answer, a body read until the close, bytes after a body, a broken or unread body", () =>
+    Effect.gen(function*() {
+      const body = random(10_000)
+      const wires = [
+        answer(body, "Connection: close\r\n"),
+        Buffer.concat([latin1(`HTTP/1.0 200 OK\r\nContent-Length: ${body.byteLength}\r\n\r\n`), body]),
+        Buffer.concat([latin1("HTTP/1.1 200 OK\r\n\r\n"), body]),
+        Buffer.concat([answer(body), latin1("bytes nobody asked for")]),
+        answer(body).subarray(0, 5_000),
+        answer(random(8 * MiB)),
+        answer(body)
+      ]
+      const server = yield* rawServer((socket, n) => {
+        socket.write(wires[n]!)
+        if (n === 2 || n === 4) socket.end()
+      })
+      for (let i = 0; i < 4; i++) {
+        expect((yield* Effect.flatMap(get(server.url), (r) => releasingRead(r.stream))).sha256).toBe(sha256(body))
+      }
+      expect(Exit.isFailure(yield* Effect.exit(Effect.flatMap(get(server.url), (r) => releasingRead(r.stream))))).toBe(true)
+      // a large body the consumer stops reading: its connection is closed, not handed on mid-body
+      yield* Effect.flatMap(get(server.url), (r) => Stream.runDrain(Stream.take(r.stream, 1)))
+      expect((yield* Effect.flatMap(get(server.url), (r) => releasingRead(r.stream))).sha256).toBe(sha256(body))
+      expect(server.connections()).toBe(7)
+    }).pipe(Effect.provide(client)))
+
+  it.scopedLive("an idle connection the server closed is not used again", () =>
+    Effect.gen(function*() {
+      const body = random(1000)
+      const server = yield* rawServer((socket) => {
+        socket.end(answer(body))
+      })
+      for (let i = 0; i < 2; i++) {
+        expect((yield* Effect.flatMap(get(server.url), (r) => releasingRead(r.stream))).sha256).toBe(sha256(body))
+        yield* Effect.sleep("50 millis")
+      }
+      expect(server.connections()).toBe(2)
+    }).pipe(Effect.provide(client)))
+})
+
 describe("GETs of other consumers", () => {
   it.scopedLive("stay on the pooled node:http client (kept-alive connections, fresh buffers)", () =>
     Effect.gen(function*() {
       const body = random(6 * MiB)
-      const server = yield* rawServer((socket) => {
-        const answer = () => socket.write(Buffer.concat([latin1(`HTTP/1.1 200 OK\r\nContent-Length: ${body.byteLength}\r\n\r\n`), body]))
-        answer()
-        // a kept-alive connection: the next request on it is answered too
-        socket.on("data", (data) => data.toString("latin1").includes("\r\n\r\n") && answer())
-      })
+      const server = yield* rawServer((socket) =>
+        socket.write(Buffer.concat([latin1(`HTTP/1.1 200 OK\r\nContent-Length: ${body.byteLength}\r\n\r\n`), body]))
+      )
       for (let i = 0; i < 2; i++) {
         const pieces = Chunk.toReadonlyArray(yield* Stream.runCollect((yield* get(server.url, false)).stream))
         expect(sha256(Buffer.concat(pieces))).toBe(sha256(body))

@@ -1,7 +1,8 @@
 /**
- * One HTTP/1.1 GET over its own `net`/`tls` socket (`Connection: close`), the socket read into
- * buffers of our own (`onread`): body pieces are views into a {@link Ring} when the head asks
- * for one (a large blob read by a releasing consumer), else copies out of one reused 64 KiB buffer.
+ * One HTTP/1.1 GET over a `net`/`tls` socket of our own (kept alive between requests, see
+ * `http1Pool.ts`), the socket read into buffers of our own (`onread`): body pieces are views into a
+ * {@link Ring} when the head asks for one (a large blob read by a releasing consumer), else copies
+ * out of the connection's reused 64 KiB buffer.
  *
  * Only what a GET needs: the status line and headers (1xx answers skipped, the head's size
  * limited as Node's parser limits it), and a body framed by `Content-Length`, chunked
@@ -11,26 +12,20 @@
  * @internal
  */
 import * as Http from "node:http"
-import * as Net from "node:net"
-import * as Tls from "node:tls"
+import type * as Net from "node:net"
 import { BodyStalled, Ring } from "./bodyRing.js"
+import { type Connection, failure, type Pool, type Reader, type TlsOptions } from "./http1Pool.js"
 
-/** TLS options, as the client's https agent has them. @internal */
-export interface TlsOptions {
-  readonly ca?: ReadonlyArray<string> | undefined
-  readonly rejectUnauthorized?: boolean | undefined
-}
+export type { TlsOptions }
 
 /** A response's status line and headers (names lowercased; `set-cookie` a list, other repeats joined). @internal */
 export interface Head {
+  /** The minor version: `HTTP/1.0` or `HTTP/1.1`. */
+  readonly minor: number
   readonly status: number
   readonly headers: Readonly<Record<string, string | ReadonlyArray<string>>>
 }
 
-/** An error with a code, as Node's own HTTP errors have. */
-const failure = (message: string, code: string): Error => Object.assign(new Error(message), { code })
-
-const scratchSize = 64 * 1024
 /** Copied pieces queued for the consumer before the socket waits (the ring has its own limit). */
 const queuedLimit = 1024 * 1024
 /** The longest chunk-size line accepted (size, extensions). */
@@ -51,7 +46,7 @@ const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
  */
 export const parseHead = (text: string): Head => {
   const lines = text.split(/\r?\n/)
-  const status = /^HTTP\/1\.[01] (\d{3})(?: .*)?$/.exec(lines[0] ?? "")
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? "")
   if (status === null) throw failure("invalid HTTP status line", "HPE_INVALID_CONSTANT")
   const headers: Record<string, string | Array<string>> = {}
   for (const line of lines.slice(1)) {
@@ -65,7 +60,7 @@ export const parseHead = (text: string): Head => {
     else if (name === "content-length" && before !== value) throw failure("conflicting Content-Length", "HPE_UNEXPECTED_CONTENT_LENGTH")
     else if (!single.has(name)) headers[name] = `${before}, ${value}`
   }
-  return { status: Number(status[1]), headers }
+  return { minor: Number(status[1]), status: Number(status[2]), headers }
 }
 
 /** How a body ends. */
@@ -113,13 +108,14 @@ const hexValue = (byte: number): number =>
  *
  * @internal
  */
-export class Exchange {
-  readonly socket: Net.Socket
+export class Exchange implements Reader {
+  private readonly connection: Connection
   private phase: "head" | "body" | "done" = "head"
   private headBytes: Buffer = Buffer.alloc(0)
   private framing: Framing = { kind: "none" }
+  /** Whether the connection may serve another request once this answer ended. */
+  private reusable = false
   private ring: Ring | undefined = undefined
-  private readonly scratch = new Uint8Array(scratchSize)
   /** Whether the buffer the socket reads into now is ring memory. */
   private intoRing = false
   private queued: Array<Uint8Array> = []
@@ -132,33 +128,20 @@ export class Exchange {
   private lastProgress = Date.now()
 
   constructor(
+    private readonly pool: Pool,
     url: URL,
-    requestHead: string,
     tls: TlsOptions | undefined,
+    requestHead: string,
     private readonly useRing: (head: Head) => boolean,
     private readonly onHead: (head: Head) => void,
     private readonly onHeadFailure: (error: Error) => void
   ) {
-    const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname
-    const onread: Net.OnReadOpts = { buffer: () => this.nextBuffer(), callback: (n, buffer) => this.onRead(n, buffer) }
-    if (tls === undefined) {
-      this.socket = Net.connect({ host, port: Number(url.port || 80), onread })
-    } else {
-      // `tls.connect` takes `onread` as `net.connect` does (its types do not say so)
-      const options: Tls.ConnectionOptions & { readonly onread: Net.OnReadOpts } = {
-        host,
-        port: Number(url.port || 443),
-        ...(Net.isIP(host) === 0 ? { servername: host } : {}),
-        ...(tls.ca === undefined ? {} : { ca: [...tls.ca] }),
-        ...(tls.rejectUnauthorized === undefined ? {} : { rejectUnauthorized: tls.rejectUnauthorized }),
-        onread
-      }
-      this.socket = Tls.connect(options)
-    }
-    this.socket.on("error", (error) => this.fail(error))
-    this.socket.on("end", () => this.onEnd())
-    this.socket.on("close", () => this.fail(failure("socket hang up", "ECONNRESET")))
-    this.socket.write(requestHead, "latin1")
+    this.connection = pool.take(url, tls, this)
+    this.connection.socket.write(requestHead, "latin1")
+  }
+
+  get socket(): Net.Socket {
+    return this.connection.socket
   }
 
   /** Closes the connection; a body not yet complete fails (with `cause` when given). */
@@ -217,13 +200,15 @@ export class Exchange {
     if (this.phase !== "done") this.socket.resume()
   }
 
-  private nextBuffer(): Uint8Array {
+  readonly nextBuffer = (): Uint8Array | undefined => {
     const room = this.phase === "body" && this.ring !== undefined ? this.ring.room() : undefined
     this.intoRing = room !== undefined
-    return room ?? this.scratch
+    return room
   }
 
-  private onRead(n: number, buffer: Uint8Array): boolean {
+  readonly onError = (error: Error): void => this.fail(error)
+
+  readonly onRead = (n: number, buffer: Uint8Array): boolean => {
     this.lastProgress = Date.now()
     const intoRing = this.intoRing
     try {
@@ -273,6 +258,9 @@ export class Exchange {
       }
       this.headBytes = Buffer.alloc(0)
       this.framing = framingOf(head)
+      const connection = head.headers["connection"]
+      this.reusable = head.minor === 1 && this.framing.kind !== "close" &&
+        !(connection !== undefined && /(^|,)\s*close\s*(,|$)/i.test(String(connection)))
       this.phase = "body"
       if (this.framing.kind !== "none" && this.useRing(head)) {
         this.ring = new Ring()
@@ -281,7 +269,10 @@ export class Exchange {
         }
       }
       this.onHead(head)
-      if (this.framing.kind === "none") return this.finish()
+      if (this.framing.kind === "none") {
+        if (rest.byteLength > 0) this.reusable = false
+        return this.finish()
+      }
       return this.readCopied(rest)
     }
   }
@@ -305,6 +296,8 @@ export class Exchange {
     if (framing.kind === "close") return piece(from, to)
     if (framing.kind === "length") {
       const end = Math.min(to, from + framing.remaining)
+      // bytes after the body: nothing was asked for them, the connection is not reused
+      if (end < to) this.reusable = false
       piece(from, end)
       framing.remaining -= end - from
       if (framing.remaining === 0) this.finish()
@@ -357,11 +350,11 @@ export class Exchange {
           framing.state = ChunkState.Size
           break
         case ChunkState.TrailerStart:
-          if (byte === 0x0a) this.finish()
+          if (byte === 0x0a) this.chunkedEnd(i < to)
           else framing.state = byte === 0x0d ? ChunkState.EndLf : ChunkState.Trailer
           break
         case ChunkState.EndLf:
-          if (byte === 0x0a) this.finish()
+          if (byte === 0x0a) this.chunkedEnd(i < to)
           else framing.state = ChunkState.Trailer
           break
         case ChunkState.Trailer:
@@ -374,13 +367,19 @@ export class Exchange {
     }
   }
 
+  /** The end of a chunked body; bytes after it (`more`): nothing was asked for them, the connection is not reused. */
+  private chunkedEnd(more: boolean): void {
+    if (more) this.reusable = false
+    this.finish()
+  }
+
   private chunkSizeRead(framing: Extract<Framing, { kind: "chunked" }>): void {
     framing.digits = 0
     framing.line = 0
     framing.state = framing.size === 0 ? ChunkState.TrailerStart : ChunkState.Data
   }
 
-  private onEnd(): void {
+  readonly onEnd = (): void => {
     if (this.phase === "body" && this.framing.kind === "close") this.finish()
     else if (this.phase !== "done") {
       this.fail(
@@ -394,7 +393,10 @@ export class Exchange {
   private finish(): void {
     if (this.phase === "done") return
     this.phase = "done"
-    this.socket.destroy()
+    // the answer ended cleanly: its connection may serve the next request (nothing reads into
+    // this body's ring any more, the next reads go to the connection's own buffer)
+    if (this.reusable && !this.paused) this.pool.put(this.connection)
+    else this.socket.destroy()
     this.wake()
   }
 

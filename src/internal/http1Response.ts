@@ -17,7 +17,8 @@ import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import { ringFrom, stallWatched, type StallWatchedBody } from "./bodyRing.js"
-import { Exchange, type Head, type TlsOptions } from "./http1.js"
+import { Exchange, type Head } from "./http1.js"
+import type { Pool, TlsOptions } from "./http1Pool.js"
 import { type Deadline, deadline, type Deadlines } from "./requestTimeouts.js"
 
 const badValue = /[^\t\x20-\x7e\x80-\xff]/
@@ -37,8 +38,8 @@ const wantsRing = (head: Head): boolean => {
 const unread = new FinalizationRegistry<Exchange>((exchange) => exchange.destroy())
 
 /**
- * Sends a GET on a connection of its own (`Connection: close`), tracked in `open` until it closes.
- * An interrupted request closes it.
+ * Sends a GET on a connection of `pool` (kept alive between requests). An interrupted request
+ * closes its connection.
  *
  * @internal
  */
@@ -46,7 +47,7 @@ export const sendOwn = (
   request: HttpClientRequest.HttpClientRequest,
   url: URL,
   tls: TlsOptions | undefined,
-  open: Set<Exchange>,
+  pool: Pool,
   deadlines?: Deadlines | undefined
 ): Effect.Effect<HttpClientResponse.HttpClientResponse, HttpClientError.RequestError> =>
   Effect.async((resume) => {
@@ -58,13 +59,14 @@ export const sendOwn = (
       }
       head += `${name}: ${value}\r\n`
     }
-    head += "connection: close\r\n\r\n"
+    head += "\r\n"
     // the Transport's headers deadline, when it gives one (see requestTimeouts.ts): a GET has no body
     let timer: Deadline | undefined
     const exchange: Exchange = new Exchange(
+      pool,
       url,
-      head,
       tls,
+      head,
       wantsRing,
       (received) => {
         timer?.stop()
@@ -76,8 +78,6 @@ export const sendOwn = (
       }
     )
     if (deadlines !== undefined) timer = deadline(deadlines, (timedOut) => exchange.destroy(timedOut))
-    open.add(exchange)
-    exchange.socket.once("close", () => open.delete(exchange))
     return Effect.sync(() => exchange.destroy())
   })
 

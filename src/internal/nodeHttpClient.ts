@@ -9,7 +9,7 @@
  * piece by piece, each piece's buffer free again once the piece after it was read; a
  * streamed body is written a whole batch at a time; response headers are converted once; and a GET
  * made for a consumer that releases what it read (`bodyRing.ts`: a blob downloaded to a file) goes
- * over its own connection (`http1.ts`), a large body read into a ring of reused memory.
+ * over a connection of our own (`http1.ts`), a large body read into a ring of reused memory.
  *
  * @internal
  */
@@ -31,7 +31,7 @@ import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import { ReleasingConsumer } from "./bodyRing.js"
-import type { Exchange, TlsOptions } from "./http1.js"
+import { Pool, type TlsOptions } from "./http1Pool.js"
 import { sendOwn } from "./http1Response.js"
 import { bodyInHand, isAsyncIterable } from "./iterableBody.js"
 import { currentDeadlines, type Deadline, deadline, type Deadlines } from "./requestTimeouts.js"
@@ -67,8 +67,8 @@ export const make = (options: AgentOptions): Effect.Effect<HttpClient.HttpClient
           http: new Http.Agent(agent),
           https: new Https.Agent({ ...agent, ...tls }),
           tls,
-          /** The connections of GETs made on their own (see `sendOwn`). */
-          own: new Set<Exchange>()
+          /** The connections of GETs made on connections of our own (see `sendOwn`). */
+          own: new Pool(options.maxSockets, options.idleTimeoutMillis)
         }
       }),
       (agents) =>
@@ -76,7 +76,7 @@ export const make = (options: AgentOptions): Effect.Effect<HttpClient.HttpClient
           agents.closed = true
           agents.http.destroy()
           agents.https.destroy()
-          for (const exchange of agents.own) exchange.destroy()
+          agents.own.close()
         })
     ),
     (agents) => {

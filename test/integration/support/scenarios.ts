@@ -102,7 +102,7 @@ export const skopeoToClient = (it: Vitest.MethodsNonLive<Env, true>) => {
       expect(range.equals(Buffer.from(image.layers[0]!.bytes.subarray(10, 110)))).toBe(true)
     }))
 
-  it.effect("a large blob: BlobFile.download and Copy into a layout, on connections of their own, byte for byte", () =>
+  it.effect("a large blob: BlobFile.download and Copy into a layout, through reused memory, byte for byte", () =>
     Effect.gen(function*() {
       const { registry } = yield* Fixture
       const repo = yield* Repository.Repository
