@@ -6,10 +6,12 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Metric from "effect/Metric"
 import * as Schedule from "effect/Schedule"
 import * as BlobFile from "../src/BlobFile.js"
 import * as Credentials from "../src/Credentials.js"
 import * as Digest from "../src/Digest.js"
+import * as Metrics from "../src/Metrics.js"
 import * as node from "../src/node.js"
 import * as Reference from "../src/Reference.js"
 import * as Testing from "../src/testing/index.js"
@@ -87,10 +89,15 @@ describe("BlobFile", () => {
           { method: "GET", path: /\/blobs\//, nth: [2], action: Testing.FaultAction.stallBody(1_000_000, 5_000) }
         ])
         const path = Path.join(dir, "big")
+        const receivedBefore = (yield* Metric.value(Metrics.bytesReceived)).count
         for (const size of [big.byteLength, undefined]) {
           yield* BlobFile.download(ref, digest, path, { size }).pipe(Effect.provide(resuming))
           expect(Buffer.compare(Fs.readFileSync(path), big)).toBe(0)
         }
+        // every byte received counts, the bytes of the broken bodies too
+        const received = (yield* Metric.value(Metrics.bytesReceived)).count - receivedBefore
+        expect(received).toBeGreaterThanOrEqual(2 * big.byteLength)
+        expect(received).toBeLessThan(2 * big.byteLength + 1_000_000)
         const gets = (yield* registry.requests).filter((r) => r.method === "GET" && r.path.includes("/blobs/"))
         expect(gets.map((r) => r.headers["range"])).toEqual([undefined, "bytes=5000000-", "bytes=6000000-", undefined])
         // each on a connection of the client's own (a releasing consumer's GET; Node's says keep-alive)

@@ -59,6 +59,8 @@ export class Connection {
       }
       this.socket = Tls.connect(options)
     }
+    // a request's head goes out at once, as Node's agents send theirs
+    this.socket.setNoDelay(true)
     this.socket.on("error", (error) => this.reader?.onError(error))
     this.socket.on("end", () => (this.reader === undefined ? this.socket.destroy() : this.reader.onEnd()))
     this.socket.on("close", () => {
