@@ -22,7 +22,7 @@ import * as Transport from "../../Transport.js"
 import { InvalidResponse, type RequestTimeout, safeUrl, type TransportError } from "../../RegistryError.js"
 import { blobUnknown, type Context, invalid, isSuccess, refusal, repoUrl, send, type Target } from "./http.js"
 import { discard } from "../body.js"
-import { readBodyInto } from "../transport.js"
+import { readBodyInto } from "../transportBody.js"
 import { release } from "../bodyRing.js"
 
 
