@@ -1,8 +1,10 @@
 /**
- * Many-blob copies registry → registry: an image of 50 layers of 1 MiB copied with
- * `effect-oci/Copy` (`bench/copy.ts`, bundled, one process per run), with
- * `skopeo copy --preserve-digests docker://… docker://…`, and with the floor of a Node client
- * (`bench/copyFloor.mjs`: plain `node:http`, no Effect, no retries), side by side in one run:
+ * Many-blob copies registry → registry: an image of 50 layers of 1 MiB copied with the command
+ * line (`effect-oci cp`, built as `npm run build` builds it: skopeo's peer), with a program on
+ * `effect-oci/Copy` (`bench/copy.ts`, our code bundled, its packages imported from node_modules as
+ * a user's program would), with `skopeo copy --preserve-digests docker://… docker://…`, and with
+ * the floor of a Node client (`bench/copyFloor.mjs`: plain `node:http`, no Effect, no retries),
+ * one process per run, side by side in one run:
  *
  * - **same registry**: to a new repository of the registry the image is in (where mounts apply);
  * - **second registry**: to a new repository of another registry (every blob is sent).
@@ -23,6 +25,7 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { buildCli } from "../scripts/build-cli.js"
 import * as Digest from "../src/Digest.js"
 import * as MediaType from "../src/MediaType.js"
 import * as OciLayout from "../src/OciLayout.js"
@@ -55,6 +58,12 @@ const buildImage = (dir: string, tag: string) =>
 
 const bundle = bundled(".build-copy-layers", ["copy"])
 
+/** The command line, built as `npm run build` builds it, into bench/.build-cli-layers (removed at the end). */
+const cliBuild = Effect.acquireRelease(
+  Effect.promise(() => buildCli(Path.join(benchDir, ".build-cli-layers"))),
+  () => Effect.sync(() => Fs.rmSync(Path.join(benchDir, ".build-cli-layers"), { recursive: true, force: true }))
+)
+
 interface Case {
   readonly title: string
   readonly from: Registry
@@ -64,6 +73,7 @@ interface Case {
 const program = Effect.scoped(Effect.gen(function*() {
   const loadAtStart = Os.loadavg().map((l) => l.toFixed(2)).join(", ")
   const built = yield* bundle
+  const cliEntry = yield* cliBuild
   const shimDir = yield* tempDir("bench-copy-shim")
   const reportFile = Path.join(shimDir, "run.time")
   const [a, b] = yield* Effect.all([launch("plain"), launch("plain")], { concurrency: 2 })
@@ -116,6 +126,21 @@ const program = Effect.scoped(Effect.gen(function*() {
       return { sample, detail: result.stdout.trim() }
     })
 
+  const cli = (c: Case) =>
+    Effect.gen(function*() {
+      const repository = `bench/cli-${++counter}`
+      const { result, sample } = yield* timed([
+        process.execPath,
+        cliEntry,
+        "--quiet",
+        "cp",
+        `docker://${c.from.host}/bench/many:${tag}`,
+        `docker://${c.to.host}/${repository}:${tag}`
+      ])
+      yield* check(c.to, repository)
+      return { sample, detail: result.stdout.trim().slice(0, 19) }
+    })
+
   const floor = (c: Case) =>
     Effect.gen(function*() {
       const repository = `bench/floor-${++counter}`
@@ -159,11 +184,11 @@ const program = Effect.scoped(Effect.gen(function*() {
     { title: "same registry (another repository)", from: a, to: a },
     { title: "second registry", from: a, to: b }
   ]
-  const contenders = { ours, skopeo, floor }
-  const names = ["ours", "skopeo", "floor"] as const
+  const contenders = { cli, ours, skopeo, floor }
+  const names = ["cli", "ours", "skopeo", "floor"] as const
   const rows: Array<{ title: string } & Record<(typeof names)[number], ReadonlyArray<Sample>>> = []
   for (const c of cases) {
-    const samples = { ours: [] as Array<Sample>, skopeo: [] as Array<Sample>, floor: [] as Array<Sample> }
+    const samples = { cli: [] as Array<Sample>, ours: [] as Array<Sample>, skopeo: [] as Array<Sample>, floor: [] as Array<Sample> }
     for (let i = 0; i < runs; i++) {
       const order = names.map((_, k) => names[(i + k) % names.length]!)
       for (const who of order) {
@@ -184,17 +209,21 @@ const program = Effect.scoped(Effect.gen(function*() {
     `Node ${process.version}, docker-registry (distribution 2.8), ${runs} runs each, alternating; ` +
     `load ${loadAtStart} at the start, ${Os.loadavg().map((l) => l.toFixed(2)).join(", ")} at the end.`,
     "",
-    "| case | effect-oci (Copy) wall s, median (min–max) | skopeo wall s, median (min–max) | ratio (target ≤ 0.5) | " +
-    "floor: plain node:http wall s | floor / skopeo | CPU s ours / skopeo / floor |",
-    "|---|---:|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => {
-      const o = wall(r.ours)
-      const s = wall(r.skopeo)
-      const f = wall(r.floor)
-      return `| ${r.title} | ${o.median.toFixed(2)} (${o.min.toFixed(2)}–${o.max.toFixed(2)}) | ` +
-        `${s.median.toFixed(2)} (${s.min.toFixed(2)}–${s.max.toFixed(2)}) | ${(o.median / s.median).toFixed(2)}× | ` +
-        `${f.median.toFixed(2)} (${f.min.toFixed(2)}–${f.max.toFixed(2)}) | ${(f.median / s.median).toFixed(2)}× | ` +
-        `${cpu(r.ours).toFixed(2)} / ${cpu(r.skopeo).toFixed(2)} / ${cpu(r.floor).toFixed(2)} |`
+    "| case | who | wall s, median (min–max) | / skopeo (target ≤ 0.5) | CPU s, median |",
+    "|---|---|---:|---:|---:|",
+    ...rows.flatMap((r) => {
+      const s = wall(r.skopeo).median
+      const who = [
+        ["effect-oci cp (the CLI, bundled)", r.cli],
+        ["program on effect-oci/Copy (packages unbundled)", r.ours],
+        ["skopeo copy", r.skopeo],
+        ["floor: plain node:http", r.floor]
+      ] as const
+      return who.map(([name, samples]) => {
+        const w = wall(samples)
+        return `| ${r.title} | ${name} | ${w.median.toFixed(2)} (${w.min.toFixed(2)}–${w.max.toFixed(2)}) | ` +
+          `${(w.median / s).toFixed(2)}× | ${cpu(samples).toFixed(2)} |`
+      })
     }),
     "",
     "The floor is `bench/copyFloor.mjs`: the same requests from plain `node:http` with no Effect, retries, resume",
