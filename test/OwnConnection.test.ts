@@ -17,6 +17,7 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Crypto from "node:crypto"
 import * as Net from "node:net"
@@ -384,6 +385,26 @@ describe("GETs of a releasing consumer: connections kept alive", () => {
       expect((yield* Effect.flatMap(get(server.url), (r) => releasingRead(r.stream))).sha256).toBe(sha256(body))
       expect(server.connections()).toBe(7)
     }).pipe(Effect.provide(client)))
+
+  it.scopedLive("closing the client's Layer closes its connections, in use or idle, and no request goes out after", () =>
+    Effect.gen(function*() {
+      const small = random(1000)
+      const server = yield* rawServer((socket, n) =>
+        socket.write(n === 0 ? answer(random(8 * MiB)).subarray(0, 2 * MiB) : answer(small))
+      )
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(client, scope)
+      // one connection mid-body, another idle in the pool after a whole answer
+      const large = yield* get(server.url).pipe(Effect.provide(context))
+      expect((yield* Effect.flatMap(get(server.url), (r) => releasingRead(r.stream)).pipe(Effect.provide(context))).sha256)
+        .toBe(sha256(small))
+      expect(server.connections()).toBe(2)
+      yield* Scope.close(scope, Exit.void)
+      yield* Effect.promise(() => Promise.all([server.closed(0), server.closed(1)]))
+      expect(Exit.isFailure(yield* Effect.exit(collect(large.stream)))).toBe(true)
+      expect(yield* Effect.flip(get(server.url).pipe(Effect.provide(context)))).toMatchObject({ _tag: "RequestError" })
+      expect(server.connections()).toBe(2)
+    }))
 
   it.scopedLive("an idle connection the server closed is not used again", () =>
     Effect.gen(function*() {
