@@ -22,6 +22,8 @@ export const defaultOutdir = Path.join(projectRoot, "dist", "bin")
 /** Builds the CLI bundle into `outdir`; returns the path of its entry point. */
 export const buildCli = async (outdir: string = defaultOutdir): Promise<string> => {
   const pkg = JSON.parse(Fs.readFileSync(Path.join(projectRoot, "package.json"), "utf8")) as { version: string }
+  // chunk names carry a hash: the chunks of an earlier build would stay (and be packed) beside the new ones
+  Fs.rmSync(Path.join(outdir, "chunks"), { recursive: true, force: true })
   await esbuild.build({
     entryPoints: { main: Path.join(projectRoot, "src", "cli", "main.ts") },
     outdir,
