@@ -125,8 +125,10 @@ export interface Options {
    */
   readonly retry?: Schedule.Schedule<unknown, RetryableFailure> | undefined
   /**
-   * Time allowed for connecting and, once the request's body was sent, for the response headers,
-   * per attempt. Sending the body is not counted: a slow upload is bounded by `bodyStallTimeout`.
+   * Time allowed for connecting and for the response headers, per attempt. Sending a request body
+   * is not counted: a slow upload is bounded by `bodyStallTimeout`, and once the body is all sent
+   * the answer may take the longer of the two timeouts (its last bytes may still be in the
+   * connection's buffers, and a registry may take a while to commit a large blob).
    */
   readonly headersTimeout?: Duration.DurationInput | undefined
   /**

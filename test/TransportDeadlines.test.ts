@@ -1,10 +1,10 @@
 /**
  * The Transport's deadlines on real connections, with both Node clients: `node.layerHttpClient`
  * keeps them itself (a timer per request), undici's is watched from outside. `headersTimeout`
- * bounds connecting and the wait for the answer once the body was sent, never the sending: an
- * upload that keeps moving for longer than both timeouts succeeds, one the server stops taking
- * fails with a `body` timeout, and a server that takes the whole body but never answers with a
- * `headers` timeout.
+ * bounds connecting and the wait for an answer without a body, never the sending: an upload that
+ * keeps moving for longer than both timeouts succeeds, one the server stops taking fails with a
+ * `body` timeout, and a server that takes the whole body but never answers with a `headers`
+ * timeout of the longer of the two (the body's last bytes may still be in the buffers).
  */
 import * as HttpBody from "@effect/platform/HttpBody"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
@@ -41,9 +41,10 @@ const server = Effect.acquireRelease(
     })
 )
 
-// a body's pieces come every 50 ms, a twelfth of the timeouts (a loaded machine delays timers), and
-// take 1 s in all, well over them
-const millis = 600
+// a body's pieces come every 50 ms, an eighth of the timeouts at least (a loaded machine delays
+// timers), and take 1 s in all, over both
+const headersMillis = 400
+const stallMillis = 800
 
 /** 20 pieces of 1 KiB, one every 50 ms: 1 s in all, longer than either timeout, never idle that long. */
 const trickle = Stream.range(1, 20).pipe(
@@ -79,8 +80,8 @@ describe.each(clients)("Transport deadlines on node.%s", (_, layerHttpClient) =>
   const transport = Transport.layer({
     insecure: ["127.0.0.1"],
     retry: Schedule.recurs(0),
-    headersTimeout: `${millis} millis`,
-    bodyStallTimeout: `${millis} millis`
+    headersTimeout: `${headersMillis} millis`,
+    bodyStallTimeout: `${stallMillis} millis`
   }).pipe(Layer.provide(layerHttpClient()))
 
   const patch = (path: string, body: HttpBody.HttpBody) =>
@@ -102,13 +103,13 @@ describe.each(clients)("Transport deadlines on node.%s", (_, layerHttpClient) =>
   it.scopedLive("a body the server stops taking fails with a body timeout", () =>
     Effect.gen(function*() {
       const { result } = yield* patch("/refuse", bodies.stream(flood, 512 * 64 * 1024))
-      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "body", millis })
+      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "body", millis: stallMillis })
     }))
 
-  it.scopedLive("a server that takes the whole body and never answers fails with a headers timeout", () =>
+  it.scopedLive("a server that takes the whole body and never answers fails with a headers timeout (the longer of the two, after a body)", () =>
     Effect.gen(function*() {
       const { received, result } = yield* patch("/never", bodies.stream(trickle, 20 * 1024))
-      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis })
+      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis: stallMillis })
       // the body went out whole first: the wait that failed was for the answer
       expect(received).toEqual([20 * 1024])
     }))
@@ -116,7 +117,7 @@ describe.each(clients)("Transport deadlines on node.%s", (_, layerHttpClient) =>
   it.scopedLive("a request without a body that is never answered fails with a headers timeout", () =>
     Effect.gen(function*() {
       const { result } = yield* patch("/never", HttpBody.empty)
-      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis })
+      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis: headersMillis })
     }))
 
   it.scopedLive("a download's GET on a connection of its own (a releasing consumer) that is never answered fails with a headers timeout", () =>
@@ -125,6 +126,6 @@ describe.each(clients)("Transport deadlines on node.%s", (_, layerHttpClient) =>
       const t = yield* Transport.Transport
       const request = HttpClientRequest.get(`http://127.0.0.1:${(s.address() as AddressInfo).port}/never`)
       const result = yield* Effect.either(Effect.provideService(t.execute(request), ReleasingConsumer, true))
-      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis })
+      expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis: headersMillis })
     }).pipe(Effect.provide(transport)))
 })

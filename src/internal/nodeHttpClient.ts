@@ -174,14 +174,14 @@ const pipelined = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.H
   return { settle, start }
 }
 
-/** Ends a streamed body; once it is all sent, the deadline is the answer's headers. */
+/** Ends a streamed body; once it is all sent, the deadline is the answer's (see `requestTimeouts.ts`). */
 const end = (nodeRequest: Http.ClientRequest, request: HttpClientRequest.HttpClientRequest, timer: Deadline | undefined) =>
   Effect.async<void, HttpClientError.RequestError>((resume) => {
     const onError = (error: Error) => resume(Effect.fail(transportError(request, error)))
     nodeRequest.once("error", onError)
     const onFinish = () => {
       nodeRequest.off("error", onError)
-      timer?.headers()
+      timer?.sent()
       resume(Effect.void)
     }
     nodeRequest.end(onFinish)
@@ -246,7 +246,7 @@ const sendIterable = (
 /**
  * Waits for the response; with `body` (`null`: none), ends the request with it first, once the
  * listeners are on (so that neither an early answer nor an error can come before them). Once such
- * a body is all sent, the deadline is the answer's headers.
+ * a body is all sent, the deadline is the answer's (see `requestTimeouts.ts`).
  */
 const waitForResponse = (
   nodeRequest: Http.ClientRequest,
@@ -262,9 +262,9 @@ const waitForResponse = (
     }
     nodeRequest.on("error", onError)
     nodeRequest.on("response", onResponse)
-    const sent = timer === undefined ? undefined : () => timer.headers()
-    if (body === null) nodeRequest.end(sent)
-    else if (body !== undefined) nodeRequest.end(body, sent)
+    // without a body, the deadline stays the one for connecting and the headers
+    if (body === null) nodeRequest.end()
+    else if (body !== undefined) nodeRequest.end(body, timer === undefined ? undefined : () => timer.sent())
     return Effect.sync(() => {
       nodeRequest.off("error", onError)
       nodeRequest.off("response", onResponse)

@@ -1,12 +1,14 @@
 /**
  * The Transport's timeouts of a request, kept by the HTTP client itself when it can.
  *
- * A request's `headersTimeout` bounds connecting and, once its body was sent, the wait for the
- * response headers; while a body is sent, `bodyStallTimeout` bounds the time it may go without
- * progress (so a slow upload is never cut, a stalled one is). Only the client knows when a body
- * made progress or was all sent: `node.layerHttpClient` keeps these deadlines with one timer per
- * request. For other clients the Transport watches from outside (see `transport.ts`), at the cost
- * of a fiber per request (~50 µs of CPU; ~10 % of a small request's).
+ * `headersTimeout` bounds connecting and, for a request without a body, the wait for the response
+ * headers. While a body is sent, `bodyStallTimeout` bounds the time it may go without progress (so
+ * a slow upload is never cut, a stalled one is); once it is all sent, the answer may take the
+ * longer of the two: its last bytes may still be in the connection's buffers (megabytes, on a slow
+ * link seconds), and a registry may take a while to commit a large blob. Only the client knows when
+ * a body made progress or was all sent: `node.layerHttpClient` keeps these deadlines with one timer
+ * per request. For other clients the Transport watches from outside (see {@link executeWatched}),
+ * at the cost of a fiber per request (~50 µs of CPU; ~10 % of a small request's).
  *
  * @internal
  */
@@ -45,13 +47,16 @@ export class TimedOut extends Error {
   }
 }
 
+/** How long the answer to a request whose body was all sent may take. @internal */
+export const answerMillis = (deadlines: Deadlines): number => Math.max(deadlines.headersMillis, deadlines.stallMillis)
+
 /** A request's deadline timer, as a client keeps it (see {@link deadline}). @internal */
 export type Deadline = ReturnType<typeof deadline>
 
 /**
- * A request's deadline timer, kept by a client: `headers()` (re)starts the wait for connecting or
- * for the headers, `progress()` the wait for the body's next progress; `stop()` once answered
- * (for good). `onExpiry` ends the request.
+ * A request's deadline timer, kept by a client, started for connecting and the headers of a
+ * request without a body: `progress()` restarts it for the body's next progress, `sent()` for the
+ * answer to a body all sent; `stop()` once answered (for good). `onExpiry` ends the request.
  *
  * @internal
  */
@@ -71,8 +76,8 @@ export const deadline = (deadlines: Deadlines, onExpiry: (timedOut: TimedOut) =>
   }
   arm("headers", deadlines.headersMillis)
   return {
-    headers: () => arm("headers", deadlines.headersMillis),
     progress: () => arm("body", deadlines.stallMillis),
+    sent: () => arm("headers", answerMillis(deadlines)),
     stop: () => {
       stopped = true
       if (timer !== undefined) clearTimeout(timer)
@@ -86,7 +91,7 @@ export const deadline = (deadlines: Deadlines, onExpiry: (timedOut: TimedOut) =>
 /**
  * Sends `request` on a client that does not keep deadlines, watching it from outside: a body in
  * hand gets `headersTimeout` for the whole exchange; a streamed body `stallMillis` between the
- * pieces the client takes, then `headersMillis` for the answer. A late request fails with a
+ * pieces the client takes, then {@link answerMillis} for the answer. A late request fails with a
  * `RequestError` caused by {@link TimedOut}, as from a client that keeps them.
  *
  * @internal
@@ -115,7 +120,7 @@ export const executeWatched = (
       touch()
     })
     const watchdog: Effect.Effect<never, HttpClientError.RequestError> = Effect.suspend(() => {
-      const millis = sent ? deadlines.headersMillis : deadlines.stallMillis
+      const millis = sent ? answerMillis(deadlines) : deadlines.stallMillis
       const wait = last + millis - clock.unsafeCurrentTimeMillis()
       return wait <= 0 ? Effect.fail(late(sent ? "headers" : "body", millis)) : Effect.zipRight(Effect.sleep(Duration.millis(wait)), watchdog)
     })
