@@ -129,3 +129,14 @@ describe.each(clients)("Transport deadlines on node.%s", (_, layerHttpClient) =>
       expect(result._tag === "Left" ? result.left : { status: result.right.status }).toMatchObject({ _tag: "RequestTimeout", phase: "headers", millis: headersMillis })
     }).pipe(Effect.provide(transport)))
 })
+
+describe("the deadlines' FiberRef", () => {
+  it("is one per process, shared by two copies of the module (a Transport and a client from two copies agree)", async () => {
+    const one = await import("../src/internal/requestTimeouts.js")
+    // a query makes the module loader evaluate the file again, as a second copy of the package would
+    const copy: string = "../src/internal/requestTimeouts.js?copy=2"
+    const other = (await import(/* @vite-ignore */ copy)) as typeof one
+    expect(other).not.toBe(one)
+    expect(other.currentDeadlines).toBe(one.currentDeadlines)
+  })
+})

@@ -20,6 +20,7 @@ import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
 import * as Stream from "effect/Stream"
 import { bodyInHand, isAsyncIterable } from "./iterableBody.js"
 
@@ -35,8 +36,11 @@ export interface Deadlines {
  *
  * @internal
  */
-export const currentDeadlines: FiberRef.FiberRef<Deadlines | undefined> = FiberRef.unsafeMake<Deadlines | undefined>(
-  undefined
+export const currentDeadlines: FiberRef.FiberRef<Deadlines | undefined> = globalValue(
+  // one per process, as the client's `KeepsDeadlines` is found by its key: a Transport and a client
+  // from two copies of this package still agree on where the deadlines are
+  Symbol.for("effect-oci/currentDeadlines"),
+  () => FiberRef.unsafeMake<Deadlines | undefined>(undefined)
 )
 
 /** The cause of a request a client ended at a deadline: no headers in time, or a body stalled. @internal */
