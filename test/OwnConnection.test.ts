@@ -149,7 +149,6 @@ describe("GETs of a releasing consumer: framing", () => {
       expect(response.status).toBe(200)
       expect(response.headers["x-two"]).toBe("a, b")
       expect((yield* collect(response.stream)).equals(body)).toBe(true)
-      // the request went out on its own connection, closed after it
       // the request went out on a connection of our own (Node's client says `connection: keep-alive`)
       expect(server.heads[0]).toMatch(/^GET \/v2\/blob HTTP\/1\.1\r\nhost: 127\.0\.0\.1:\d+\r\n/)
       expect(server.heads[0]).not.toMatch(/connection:/i)
@@ -252,6 +251,18 @@ describe("GETs of a releasing consumer: a large body in a ring", () => {
       // the reads into one slab come as one piece: a batch holds at most one per slab
       expect(read.mostPieces).toBeLessThanOrEqual(4)
     }).pipe(Effect.provide(client)))
+
+  it.scopedLive("a body larger than the ring read whole (arrayBuffer, text) arrives whole: its pieces are copied and given back", () =>
+    Effect.gen(function*() {
+      const body = random(6 * MiB + 7)
+      const server = yield* rawServer((socket) =>
+        void writePaced(socket, Buffer.concat([latin1(`HTTP/1.1 200 OK\r\nContent-Length: ${body.byteLength}\r\n\r\n`), body]), 256 * 1024)
+      )
+      const bytes = yield* Effect.flatMap(get(server.url), (response) => response.arrayBuffer)
+      expect(sha256(new Uint8Array(bytes))).toBe(sha256(body))
+      const text = yield* Effect.flatMap(get(server.url), (response) => response.text)
+      expect(text.length).toBeGreaterThan(0)
+    }).pipe(Effect.provide(client)), 30_000)
 
   it.scopedLive("over TLS too: a consumer slower than the socket gets every byte", () =>
     Effect.gen(function*() {

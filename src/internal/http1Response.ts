@@ -4,23 +4,22 @@
  *
  * @internal
  */
-import * as Cookies from "@effect/platform/Cookies"
-import * as Headers from "@effect/platform/Headers"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
+import type * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
-import * as UrlParams from "@effect/platform/UrlParams"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
-import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import { ringFrom, stallWatched, type StallWatchedBody } from "./bodyRing.js"
+import { concat } from "./body.js"
+import { release, ringFrom, stallWatched, type StallWatchedBody } from "./bodyRing.js"
+import { ClientResponse } from "./clientResponse.js"
 import { Exchange, type Head } from "./http1.js"
 import type { Pool, TlsOptions } from "./http1Pool.js"
 import { type Deadline, deadline, type Deadlines } from "./requestTimeouts.js"
 
+const decoder = new TextDecoder()
 const badValue = /[^\t\x20-\x7e\x80-\xff]/
 const token = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
 /** Headers this exchange writes itself. */
@@ -81,29 +80,17 @@ export const sendOwn = (
     return Effect.sync(() => exchange.destroy())
   })
 
-class OwnResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse, StallWatchedBody {
-  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
-  readonly headers: Headers.Headers
-  private cachedText: Effect.Effect<string, HttpClientError.ResponseError> | undefined
-
-  constructor(readonly request: HttpClientRequest.HttpClientRequest, private readonly head: Head, private readonly exchange: Exchange) {
-    super()
-    this.headers = Headers.fromInput(head.headers)
+class OwnResponse extends ClientResponse implements StallWatchedBody {
+  constructor(request: HttpClientRequest.HttpClientRequest, private readonly head: Head, private readonly exchange: Exchange) {
+    super(request, head.headers)
     unread.register(this, exchange, this)
   }
-
-  readonly onError = (cause: unknown) => new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
 
   get status(): number {
     return this.head.status
   }
   get remoteAddress(): Option.Option<string> {
     return Option.fromNullable(this.exchange.socket.remoteAddress)
-  }
-  get cookies(): Cookies.Cookies {
-    const header = this.head.headers["set-cookie"]
-    return header === undefined ? Cookies.empty : Cookies.fromSetCookie(header)
   }
 
   /** The body: with `stallMillis`, failed with a `BodyStalled` cause when no byte comes that long while there is room. */
@@ -147,34 +134,17 @@ class OwnResponse extends Inspectable.Class implements HttpClientResponse.HttpCl
           Effect.suspend(() => {
             size += part.byteLength
             if (size > limit) return Effect.fail(this.onError(new Error(`the body is larger than ${limit} bytes`)))
-            parts.push(part)
+            // kept as a copy, the ring's memory given back: a body read whole holds every piece
+            parts.push(part.slice())
+            release(part)
             return Effect.void
           })).pipe(Effect.map(() => {
-            const out = new Uint8Array(size)
-            let offset = 0
-            for (const part of parts) {
-              out.set(part, offset)
-              offset += part.byteLength
-            }
-            return out.buffer
+            const bytes = concat(parts, size)
+            return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
           }))
       }))
   }
-  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    // a body can be read once: the text is kept for `json` and later reads
-    this.cachedText ??= Effect.runSync(Effect.cached(Effect.map(this.arrayBuffer, (bytes) => new TextDecoder().decode(bytes))))
-    return this.cachedText
-  }
-  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
-    return Effect.tryMap(this.text, { try: (text) => (text === "" ? null : JSON.parse(text)), catch: this.onError })
-  }
-  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
-    return Effect.flatMap(this.text, (text) => Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: this.onError }))
-  }
-  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
-    return Effect.fail(this.onError(new Error("form bodies are not supported")))
-  }
-  toJSON(): unknown {
-    return IncomingMessage.inspect(this, { _id: "@effect/platform/HttpClientResponse", request: this.request.toJSON(), status: this.status })
+  protected readText(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.map(this.arrayBuffer, (bytes) => decoder.decode(bytes))
   }
 }

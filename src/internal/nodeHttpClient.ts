@@ -13,24 +13,20 @@
  *
  * @internal
  */
-import * as Cookies from "@effect/platform/Cookies"
-import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as IncomingMessage from "@effect/platform/HttpIncomingMessage"
-import * as UrlParams from "@effect/platform/UrlParams"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
-import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
 import * as Https from "node:https"
 import { ReleasingConsumer } from "./bodyRing.js"
+import { ClientResponse } from "./clientResponse.js"
 import { Pool, type TlsOptions } from "./http1Pool.js"
 import { sendOwn } from "./http1Response.js"
 import { bodyInHand, isAsyncIterable } from "./iterableBody.js"
@@ -271,15 +267,9 @@ const waitForResponse = (
     })
   })
 
-class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpClientResponse {
-  readonly [HttpClientResponse.TypeId]: HttpClientResponse.TypeId = HttpClientResponse.TypeId
-  readonly [IncomingMessage.TypeId]: IncomingMessage.TypeId = IncomingMessage.TypeId
-  readonly headers: Headers.Headers
-  private cachedText: Effect.Effect<string, HttpClientError.ResponseError> | undefined
-
-  constructor(readonly request: HttpClientRequest.HttpClientRequest, readonly source: Http.IncomingMessage) {
-    super()
-    this.headers = Headers.fromInput(source.headers)
+class NodeResponse extends ClientResponse {
+  constructor(request: HttpClientRequest.HttpClientRequest, readonly source: Http.IncomingMessage) {
+    super(request, source.headers)
     // Node gives a connection back to its pool only once the response's end was read: a response
     // without a body (HEAD, 204, 304, `Content-Length: 0`: most answers of an upload) is ended now,
     // so a caller that never reads it does not hold the connection (the Transport skips reading them)
@@ -289,33 +279,18 @@ class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpC
     ) source.resume()
   }
 
-  readonly onError = (cause: unknown) => new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
-
   get status(): number {
     return this.source.statusCode ?? 0
   }
   get remoteAddress(): Option.Option<string> {
     return Option.fromNullable(this.source.socket?.remoteAddress)
   }
-  get cookies(): Cookies.Cookies {
-    const header = this.source.headers["set-cookie"]
-    return header === undefined ? Cookies.empty : Cookies.fromSetCookie(header)
-  }
   get stream(): Stream.Stream<Uint8Array, HttpClientError.ResponseError> {
     return NodeStream.fromReadable<HttpClientError.ResponseError, Uint8Array>(() => this.source, this.onError)
   }
-  get text(): Effect.Effect<string, HttpClientError.ResponseError> {
-    // a body can be read once: the text is kept for `json` and later reads
-    this.cachedText ??= Effect.runSync(Effect.cached(Effect.flatMap(IncomingMessage.MaxBodySize, (max) =>
-      NodeStream.toString(() => this.source, { onFailure: this.onError, maxBytes: Option.getOrUndefined(max) }))))
-    return this.cachedText
-  }
-  get json(): Effect.Effect<unknown, HttpClientError.ResponseError> {
-    return Effect.tryMap(this.text, { try: (text) => (text === "" ? null : JSON.parse(text)), catch: this.onError })
-  }
-  get urlParamsBody(): Effect.Effect<UrlParams.UrlParams, HttpClientError.ResponseError> {
-    return Effect.flatMap(this.text, (text) =>
-      Effect.try({ try: () => UrlParams.fromInput(new URLSearchParams(text)), catch: this.onError }))
+  protected readText(): Effect.Effect<string, HttpClientError.ResponseError> {
+    return Effect.flatMap(IncomingMessage.MaxBodySize, (max) =>
+      NodeStream.toString(() => this.source, { onFailure: this.onError, maxBytes: Option.getOrUndefined(max) }))
   }
   get arrayBuffer(): Effect.Effect<ArrayBuffer, HttpClientError.ResponseError> {
     return Effect.flatMap(IncomingMessage.MaxBodySize, (max) =>
@@ -323,11 +298,5 @@ class NodeResponse extends Inspectable.Class implements HttpClientResponse.HttpC
         NodeStream.toUint8Array(() => this.source, { onFailure: this.onError, maxBytes: Option.getOrUndefined(max) }),
         (bytes) => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer
       ))
-  }
-  get formData(): Effect.Effect<FormData, HttpClientError.ResponseError> {
-    return Effect.fail(this.onError(new Error("form bodies are not supported")))
-  }
-  toJSON(): unknown {
-    return IncomingMessage.inspect(this, { _id: "@effect/platform/HttpClientResponse", request: this.request.toJSON(), status: this.status })
   }
 }
